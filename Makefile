@@ -1,0 +1,43 @@
+# onepass — the two commands a newcomer needs are `make run` and `make test`.
+export PATH := /usr/local/go/bin:$(PATH)
+GO      ?= go
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+BIN     := bin
+DATA    ?= .run
+LISTEN  ?= 127.0.0.1:8080
+
+.PHONY: setup build run test bench lint fuzz clean
+
+setup:
+	@scripts/dev-setup.sh
+
+build: setup
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+# The kiosk on simulated hardware with a local database in $(DATA); prints the screen's URL.
+run: build
+	$(BIN)/onepassd --sim --data $(DATA) --listen $(LISTEN)
+
+# The whole suite: formatting, vet, unit, fuzz seed corpora, the kill -9 test and the browser tests.
+test: setup lint
+	$(GO) test -count=1 -timeout 15m ./...
+
+bench: setup
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./... | tee bench.out | grep -E '^(Benchmark|ok|FAIL|pkg:)'
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Run each fuzz target for a while (FUZZTIME=30s by default).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; done
+
+clean:
+	rm -rf $(BIN) $(DATA) bench.out

@@ -1,0 +1,231 @@
+// Package config reads onepassd's TOML configuration. Every key has a documented default, an
+// unknown key or a bad value stops the daemon with a message naming the key, and the sections of
+// hardware parts are handed to their drivers, which check their own keys.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"onepass/device"
+	"onepass/kiosk"
+	"onepass/kiosk/policy"
+)
+
+// DefaultPath is where the packaged daemon looks for its configuration.
+const DefaultPath = "/etc/onepass/onepassd.toml"
+
+// Duration is a time.Duration written as "8s", "250ms", "30m" in the file.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like \"8s\" or \"30m\"", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration back.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Config is the whole file. The zero value is not useful: start from Default().
+type Config struct {
+	Listen   string  `toml:"listen"`
+	Data     string  `toml:"data"`
+	LogLevel string  `toml:"log_level"`
+	Lane     Lane    `toml:"lane"`
+	Policy   Policy  `toml:"policy"`
+	Measure  Measure `toml:"measure"`
+
+	// Hardware parts: `driver` names the driver, every other key is the driver's.
+	Reader      map[string]any `toml:"reader"`
+	Thermometer map[string]any `toml:"thermometer"`
+	Camera      map[string]any `toml:"camera"`
+	Printer     map[string]any `toml:"printer"`
+	Signal      map[string]any `toml:"signal"`
+
+	// Set by Load: which keys the file gave explicitly (the daemon's --sim defaults yield to them).
+	defined func(key ...string) bool
+}
+
+// Lane is the [lane] section.
+type Lane struct {
+	ID             string   `toml:"id"`
+	ShowSeconds    float64  `toml:"show_seconds"`
+	MeasureTimeout Duration `toml:"measure_timeout"`
+	PollInterval   Duration `toml:"poll_interval"`
+	GatePulse      Duration `toml:"gate_pulse"`
+}
+
+// Policy is the [policy] section: the hall's rules until the platform sends its own.
+type Policy struct {
+	FeverC       float64  `toml:"fever_c"`
+	StatusMaxAge Duration `toml:"status_max_age"`
+	AbsentStatus string   `toml:"absent_status"`
+}
+
+// Measure is the [measure] section: how readings become one temperature.
+type Measure struct {
+	PresenceDeltaC float64 `toml:"presence_delta_c"`
+	MinObjectC     float64 `toml:"min_object_c"`
+	Window         int     `toml:"window"`
+	ToleranceC     float64 `toml:"tolerance_c"`
+	OffsetC        float64 `toml:"offset_c"`
+	RangeMinC      float64 `toml:"range_min_c"`
+	RangeMaxC      float64 `toml:"range_max_c"`
+}
+
+// Default returns the configuration used when the file says nothing.
+func Default() Config {
+	k, m, p := kiosk.DefaultConfig(), kiosk.DefaultMeasure(), policy.Default()
+	return Config{
+		Listen:   "127.0.0.1:8080",
+		Data:     "/var/lib/onepass",
+		LogLevel: "info",
+		Lane: Lane{ID: k.Lane, ShowSeconds: k.ShowFor.Seconds(), MeasureTimeout: Duration{k.MeasureTimeout},
+			PollInterval: Duration{k.PollEvery}, GatePulse: Duration{k.GatePulse}},
+		Policy: Policy{FeverC: p.FeverC, StatusMaxAge: Duration{p.StatusMaxAge}, AbsentStatus: string(p.AbsentStatus)},
+		Measure: Measure{PresenceDeltaC: m.PresenceDeltaC, MinObjectC: m.MinObjectC, Window: m.Window,
+			ToleranceC: m.ToleranceC, OffsetC: m.OffsetC, RangeMinC: m.RangeMinC, RangeMaxC: m.RangeMaxC},
+		defined: func(...string) bool { return false },
+	}
+}
+
+// Load reads the file at path over the defaults. A missing file is an error only when required.
+func Load(path string, required bool) (Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && !required {
+		return c, c.Validate()
+	}
+	if err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	if err := c.parse(string(b)); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (c *Config) parse(text string) error {
+	md, err := toml.Decode(text, c)
+	if err != nil {
+		return err
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return fmt.Errorf("unknown key %s", strings.Join(keys, ", "))
+	}
+	c.defined = md.IsDefined
+	return c.Validate()
+}
+
+// Defined reports whether the file set the key, e.g. Defined("policy", "absent_status").
+func (c Config) Defined(key ...string) bool { return c.defined != nil && c.defined(key...) }
+
+// Validate checks values, naming the key that is wrong.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{key}, a...)...))
+	}
+	if c.Listen == "" {
+		bad("listen", "must not be empty")
+	}
+	if c.Data == "" {
+		bad("data", "must not be empty")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.Lane.ID == "" {
+		bad("lane.id", "must not be empty")
+	}
+	if c.Lane.ShowSeconds < 1 || c.Lane.ShowSeconds > 60 {
+		bad("lane.show_seconds", "%g: want 1–60", c.Lane.ShowSeconds)
+	}
+	if d := c.Lane.MeasureTimeout.Duration; d < time.Second || d > time.Minute {
+		bad("lane.measure_timeout", "%s: want 1s–1m", d)
+	}
+	if d := c.Lane.PollInterval.Duration; d < 10*time.Millisecond || d > 2*time.Second {
+		bad("lane.poll_interval", "%s: want 10ms–2s", d)
+	}
+	if d := c.Lane.GatePulse.Duration; d < 100*time.Millisecond || d > 10*time.Second {
+		bad("lane.gate_pulse", "%s: want 100ms–10s", d)
+	}
+	if err := c.policy().Validate(); err != nil {
+		bad("policy", "%v", err)
+	}
+	m := c.Measure
+	if m.Window < 2 || m.Window > 32 {
+		bad("measure.window", "%d: want 2–32", m.Window)
+	}
+	if m.ToleranceC <= 0 || m.ToleranceC > 2 {
+		bad("measure.tolerance_c", "%g: want (0, 2]", m.ToleranceC)
+	}
+	if m.OffsetC < -3 || m.OffsetC > 3 {
+		bad("measure.offset_c", "%g: want −3…3", m.OffsetC)
+	}
+	if m.RangeMinC >= m.RangeMaxC {
+		bad("measure.range_min_c", "%g must be below range_max_c %g", m.RangeMinC, m.RangeMaxC)
+	}
+	for name, sec := range c.parts() {
+		if len(sec) == 0 {
+			continue
+		}
+		if d, ok := sec["driver"].(string); !ok || d == "" {
+			bad(name+".driver", "missing: name the driver (known: %s)", strings.Join(device.Drivers()[name], ", "))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) parts() map[string]map[string]any {
+	return map[string]map[string]any{"reader": c.Reader, "thermometer": c.Thermometer, "camera": c.Camera, "printer": c.Printer, "signal": c.Signal}
+}
+
+// Part returns the driver name and its parameters for a part section; driver "" = not configured.
+func (c Config) Part(section string) (driver string, p device.Params) {
+	sec := c.parts()[section]
+	if len(sec) == 0 {
+		return "", nil
+	}
+	p = device.Params{}
+	for k, v := range sec {
+		if k == "driver" {
+			driver, _ = v.(string)
+			continue
+		}
+		p[k] = v
+	}
+	return driver, p
+}
+
+func (c Config) policy() policy.Policy {
+	return policy.Policy{FeverC: c.Policy.FeverC, StatusMaxAge: c.Policy.StatusMaxAge.Duration, AbsentStatus: policy.AbsentStatus(c.Policy.AbsentStatus)}
+}
+
+// Kiosk is the lane configuration the file describes.
+func (c Config) Kiosk() kiosk.Config {
+	m := c.Measure
+	return kiosk.Config{
+		Lane: c.Lane.ID, ShowFor: time.Duration(c.Lane.ShowSeconds * float64(time.Second)),
+		MeasureTimeout: c.Lane.MeasureTimeout.Duration, PollEvery: c.Lane.PollInterval.Duration,
+		GatePulse: c.Lane.GatePulse.Duration, Policy: c.policy(),
+		Measure: kiosk.MeasureConfig{PresenceDeltaC: m.PresenceDeltaC, MinObjectC: m.MinObjectC, Window: m.Window,
+			ToleranceC: m.ToleranceC, OffsetC: m.OffsetC, RangeMinC: m.RangeMinC, RangeMaxC: m.RangeMaxC},
+	}
+}

@@ -1,0 +1,545 @@
+// Package kiosk is the pass flow of one lane: it listens to the card reader, the camera and the
+// thermometer, decides with kiosk/policy, writes the visit durably, then shows the result and
+// drives the gate. The flow is an explicit state machine run by one goroutine, so no two inputs
+// are ever handled at once.
+package kiosk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"onepass/device"
+	"onepass/kiosk/identity"
+	"onepass/kiosk/policy"
+	"onepass/sync/store"
+)
+
+// Config holds the lane's timings and rules.
+type Config struct {
+	Lane           string
+	ShowFor        time.Duration // how long a result stays on screen
+	MeasureTimeout time.Duration // identified but no stable temperature by then → RETRY
+	PollEvery      time.Duration // thermometer read interval
+	GatePulse      time.Duration // gate relay pulse on PASS
+	Measure        MeasureConfig
+	Policy         policy.Policy
+}
+
+// DefaultConfig is what a kiosk uses when the config file says nothing.
+func DefaultConfig() Config {
+	return Config{
+		Lane: "1", ShowFor: 5 * time.Second, MeasureTimeout: 8 * time.Second,
+		PollEvery: 250 * time.Millisecond, GatePulse: time.Second,
+		Measure: DefaultMeasure(), Policy: policy.Default(),
+	}
+}
+
+// Parts are the lane's devices; any may be nil (not fitted).
+type Parts struct {
+	Reader      device.CardReader
+	Thermometer device.Thermometer
+	Scanner     device.CodeScanner
+	Signal      device.Signal
+	Printer     device.TicketPrinter
+}
+
+// VisitLog writes visits durably (sync/store.Store).
+type VisitLog interface {
+	Append(ctx context.Context, v *store.Visit) error
+}
+
+// Replica answers status lookups from the local copy of the platform's status list.
+type Replica interface {
+	Status(ctx context.Context, personKey []byte) (store.StatusRow, bool, error)
+	// Age is how old the replica is; a very large value when it was never synced.
+	Age(ctx context.Context) time.Duration
+}
+
+// CodeVerifier judges a presented code offline (kiosk/healthcode). card is the certificate on the
+// reader (nil without one) so the verifier can check the code's binding.
+type CodeVerifier interface {
+	Verify(ctx context.Context, text string, card *Certificate) (policy.Code, string)
+}
+
+// Certificate is the identity card as verifiers need it.
+type Certificate struct {
+	Type   identity.CertType
+	Number string
+}
+
+// Keys are the deployment secrets: the person-key HMAC key and the platform's sealing key.
+type Keys struct {
+	Deployment []byte
+	Sealer     *identity.Sealer
+}
+
+// Lane runs the pass flow of one lane.
+type Lane struct {
+	cfg     Config
+	parts   Parts
+	log     VisitLog
+	replica Replica
+	codes   CodeVerifier
+	keys    Keys
+	clock   clockwork.Clock
+	logger  *slog.Logger
+
+	events  chan event
+	counter *counters
+
+	// Owned by the Run goroutine.
+	phase     Phase
+	cur       *pass
+	meas      measurer
+	usedGen   int // the measurement whose temperature already decided a pass
+	deadline  time.Time
+	logHealth device.Health
+
+	mu      sync.Mutex // guards view and subs
+	view    View
+	subs    map[chan View]struct{}
+	version uint64
+}
+
+// Options are the optional collaborators of a lane.
+type Options struct {
+	Log       VisitLog
+	Replica   Replica
+	Codes     CodeVerifier
+	Keys      Keys
+	Clock     clockwork.Clock
+	Logger    *slog.Logger
+	LogHealth device.Health // the store's health at start (down when it could not be opened)
+}
+
+// New assembles a lane; Run starts it.
+func New(cfg Config, parts Parts, o Options) *Lane {
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.LogHealth.State == "" {
+		o.LogHealth = device.Healthy(o.Clock.Now())
+	}
+	l := &Lane{
+		cfg: cfg, parts: parts, log: o.Log, replica: o.Replica, codes: o.Codes, keys: o.Keys,
+		clock: o.Clock, logger: o.Logger.With("lane", cfg.Lane),
+		events: make(chan event, 64), counter: newCounters(),
+		phase: PhaseIdle, logHealth: o.LogHealth, subs: map[chan View]struct{}{},
+	}
+	l.meas.cfg = cfg.Measure
+	l.view = l.render()
+	return l
+}
+
+// event is one input to the state machine.
+type event struct {
+	at   time.Time
+	card *device.Card
+	scan *device.Scan
+	temp *device.TempReading
+	tick bool // re-check deadlines and part health
+}
+
+// pass is what is known about the person being checked.
+type pass struct {
+	started    time.Time
+	method     string
+	cert       *Certificate
+	card       *policy.Card
+	code       *policy.Code
+	codeText   string
+	personKey  []byte
+	sealedID   []byte
+	maskedName string
+	maskedID   string
+	lastInput  time.Time // when the input that completed the pass arrived
+	decision   policy.Decision
+	visitID    string
+	tempC      *float64
+}
+
+// Run drives the lane until ctx is done. It starts one reader goroutine per fitted input part.
+func (l *Lane) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if r := l.parts.Reader; r != nil {
+		wg.Go(func() { pump(ctx, l, "reader", r.Next, func(c device.Card) event { return event{card: &c} }) })
+	}
+	if s := l.parts.Scanner; s != nil {
+		wg.Go(func() { pump(ctx, l, "camera", s.Next, func(sc device.Scan) event { return event{scan: &sc} }) })
+	}
+	if t := l.parts.Thermometer; t != nil {
+		wg.Go(func() { l.pollThermometer(ctx, t) })
+	}
+	tick := l.clock.NewTicker(time.Second / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-l.events:
+			l.handle(ctx, ev)
+		case now := <-tick.Chan():
+			l.handle(ctx, event{at: now, tick: true})
+		}
+	}
+}
+
+// pump turns a blocking Next into events; errors are logged and retried with backoff so an
+// unplugged part never stops the lane (its Health says what is wrong).
+func pump[T any](ctx context.Context, l *Lane, part string, next func(context.Context) (T, error), wrap func(T) event) {
+	backoff := 100 * time.Millisecond
+	for {
+		v, err := next(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			l.logger.Warn("input part failed", "part", part, "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.clock.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		ev := wrap(v)
+		ev.at = l.clock.Now()
+		l.deliver(ctx, ev)
+	}
+}
+
+func (l *Lane) pollThermometer(ctx context.Context, t device.Thermometer) {
+	tick := l.clock.NewTicker(l.cfg.PollEvery)
+	defer tick.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.Chan():
+		}
+		r, err := t.Read(ctx)
+		if err != nil {
+			if failures++; failures == 1 || failures%100 == 0 {
+				l.logger.Warn("thermometer read failed", "err", err, "failures", failures)
+			}
+			continue
+		}
+		failures = 0
+		l.deliver(ctx, event{at: l.clock.Now(), temp: &r})
+	}
+}
+
+func (l *Lane) deliver(ctx context.Context, ev event) {
+	select {
+	case l.events <- ev:
+	case <-ctx.Done():
+	}
+}
+
+// handle is the state machine: every input and every tick goes through here, one at a time.
+func (l *Lane) handle(ctx context.Context, ev event) {
+	switch {
+	case ev.card != nil:
+		l.onCard(ctx, ev)
+	case ev.scan != nil:
+		l.onScan(ctx, ev)
+	case ev.temp != nil:
+		l.onTemp(ctx, ev)
+	case ev.tick:
+		l.onTick(ctx, ev.at)
+	}
+}
+
+// startPass begins a new pass for a new identity. An identity during "showing" ends the shown
+// result: the next person does not wait for the previous screen.
+func (l *Lane) startPass(now time.Time) *pass {
+	if l.cur == nil || l.phase == PhaseShowing || l.phase == PhaseDecided {
+		l.cur = &pass{started: now}
+		if l.meas.stable && l.meas.gen == l.usedGen {
+			l.meas.restart() // that reading belonged to the previous person
+		}
+	}
+	return l.cur
+}
+
+func (l *Lane) onCard(ctx context.Context, ev event) {
+	if l.cur != nil && l.cur.card != nil && l.phase != PhaseShowing {
+		l.cur = nil // a second card while measuring is another person: start over
+	}
+	p := l.startPass(ev.at)
+	c := ev.card
+	cert := &Certificate{Type: certType(c.Type), Number: c.Number}
+	num, err := checkNumber(c, ev.at)
+	p.card = &policy.Card{NumberValid: err == nil, Expired: expired(c.ValidTo, ev.at)}
+	p.maskedName = identity.MaskName(c.Name)
+	if err != nil {
+		// Never log the number; say only why it was refused.
+		l.logger.Info("card refused", "type", c.Type, "err", err)
+		p.maskedID = ""
+	} else {
+		cert.Number = num
+		p.cert = cert
+		p.maskedID = identity.MaskID(num)
+		if l.keys.Deployment != nil {
+			p.personKey = identity.PersonKey(l.keys.Deployment, cert.Type, num)
+		}
+		if l.keys.Sealer != nil {
+			if p.sealedID, err = l.keys.Sealer.Seal(cert.Type, num); err != nil {
+				l.logger.Error("seal id", "err", err)
+			}
+		}
+	}
+	p.method = joinMethod(p.method, "card")
+	if p.code != nil && l.codes != nil && p.codeText != "" {
+		// The code came first: check its binding now that the card is known.
+		p.code, _ = l.verify(ctx, p.codeText, p.cert)
+	}
+	l.identified(ctx, ev.at)
+}
+
+func (l *Lane) onScan(ctx context.Context, ev event) {
+	p := l.startPass(ev.at)
+	p.codeText = ev.scan.Text
+	code, masked := l.verify(ctx, ev.scan.Text, p.cert)
+	p.code = code
+	if p.maskedName == "" {
+		p.maskedName = masked
+	}
+	p.method = joinMethod(p.method, "code")
+	l.identified(ctx, ev.at)
+}
+
+func (l *Lane) verify(ctx context.Context, text string, cert *Certificate) (*policy.Code, string) {
+	if l.codes == nil {
+		return &policy.Code{Check: policy.CodeNotOffline}, ""
+	}
+	c, masked := l.codes.Verify(ctx, text, cert)
+	return &c, masked
+}
+
+func (l *Lane) identified(ctx context.Context, now time.Time) {
+	l.cur.lastInput = now
+	l.transition(PhaseIdentified)
+	if l.tryDecide(ctx, now) {
+		return
+	}
+	l.deadline = now.Add(l.cfg.MeasureTimeout)
+	l.transition(PhaseMeasuring)
+}
+
+func (l *Lane) onTemp(ctx context.Context, ev event) {
+	wasPresent, ep := l.meas.present, l.meas.episode
+	stableNow := l.meas.add(*ev.temp)
+	if !stableNow {
+		if wasPresent != l.meas.present || ep != l.meas.episode {
+			l.publish() // presence changed: the idle screen may show or drop the temperature
+		}
+		return
+	}
+	switch l.phase {
+	case PhaseMeasuring:
+		l.cur.lastInput = ev.at
+		l.tryDecide(ctx, ev.at)
+	case PhaseIdle, PhaseShowing, PhaseDecided:
+		// A person with no identity yet: a fever is decided at once, whoever it is; a normal
+		// temperature waits for the card or code (shown on the idle screen).
+		if l.meas.temp().State == policy.TempStable && l.meas.value >= l.cfg.Policy.FeverC && l.meas.gen != l.usedGen {
+			l.cur = &pass{started: ev.at, lastInput: ev.at, method: "temp"}
+			l.tryDecide(ctx, ev.at)
+			return
+		}
+		l.publish()
+	}
+}
+
+func (l *Lane) onTick(ctx context.Context, now time.Time) {
+	switch l.phase {
+	case PhaseMeasuring:
+		if !now.Before(l.deadline) {
+			l.cur.lastInput = now
+			l.decide(ctx, now, policy.Temp{State: policy.TempNone})
+		}
+	case PhaseShowing:
+		if !now.Before(l.deadline) {
+			l.cur = nil
+			l.transition(PhaseIdle)
+		}
+	}
+	if l.healthChanged() {
+		l.publish()
+	}
+}
+
+// tryDecide asks the policy with what is known; it reports whether the pass is decided.
+func (l *Lane) tryDecide(ctx context.Context, now time.Time) bool {
+	t := l.meas.temp()
+	if l.meas.gen == l.usedGen && l.meas.stable {
+		t = policy.Temp{State: policy.TempPending}
+	}
+	if policy.Decide(l.cfg.Policy, l.input(ctx, t)).Outcome == policy.Undecided {
+		return false
+	}
+	l.decide(ctx, now, t)
+	return true
+}
+
+func (l *Lane) input(ctx context.Context, t policy.Temp) policy.Input {
+	p := l.cur
+	in := policy.Input{Card: p.card, Code: p.code, Temp: t}
+	in.Replica.Age = time.Duration(math.MaxInt64)
+	if l.replica != nil {
+		in.Replica.Age = l.replica.Age(ctx)
+		if p.personKey != nil {
+			row, ok, err := l.replica.Status(ctx, p.personKey)
+			if err != nil {
+				l.logger.Error("replica lookup", "err", err)
+			}
+			if ok {
+				in.Replica.Found, in.Replica.Status, in.Replica.AsOf = true, policy.Status(row.Status), row.AsOf
+			}
+		}
+	}
+	return in
+}
+
+// decide settles the pass: the visit is written durably first; only then is the result shown and
+// the gate opened. A visit that cannot be written turns into "out of service".
+func (l *Lane) decide(ctx context.Context, now time.Time, t policy.Temp) {
+	p := l.cur
+	in := l.input(ctx, t)
+	d := policy.Decide(l.cfg.Policy, in)
+	if d.Outcome == policy.Undecided {
+		d = policy.Decision{Outcome: policy.Retry, Reason: policy.ReasonNoTemperature}
+	}
+	if t.State == policy.TempStable || t.State == policy.TempOutOfRange {
+		c := math.Round(t.C*10) / 10
+		p.tempC = &c
+		l.usedGen = l.meas.gen
+	}
+	v := &store.Visit{
+		At: now, Lane: l.cfg.Lane, Method: p.method, PersonKey: p.personKey, SealedID: p.sealedID,
+		MaskedName: p.maskedName, TempC: p.tempC, Outcome: string(d.Outcome), Reason: string(d.Reason),
+	}
+	if err := l.append(ctx, v); err != nil {
+		d = policy.Decision{Outcome: policy.Manual, Reason: policy.ReasonLogUnavailable}
+	}
+	p.decision, p.visitID = d, v.ID
+	l.counter.observe(d.Outcome, l.clock.Since(p.lastInput))
+	l.transition(PhaseDecided)
+	l.signal(ctx, d.Outcome)
+	l.deadline = now.Add(l.cfg.ShowFor)
+	l.transition(PhaseShowing)
+	l.logger.Info("pass decided", "outcome", d.Outcome, "reason", d.Reason, "method", p.method, "visit", v.ID)
+}
+
+func (l *Lane) append(ctx context.Context, v *store.Visit) error {
+	if l.log == nil {
+		err := errors.New("no visit log configured")
+		l.setLogHealth(device.Health{State: device.Down, Reason: err.Error()})
+		return err
+	}
+	if err := l.log.Append(ctx, v); err != nil {
+		l.logger.Error("visit not logged: refusing to show a result", "err", err)
+		l.setLogHealth(device.Health{State: device.Down, Reason: fmt.Sprintf("cannot write visits: %v", err)})
+		l.counter.logged(false)
+		return err
+	}
+	l.counter.logged(true)
+	if l.logHealth.State != device.OK {
+		l.setLogHealth(device.Healthy(l.clock.Now()))
+	}
+	return nil
+}
+
+func (l *Lane) setLogHealth(h device.Health) {
+	if h.Since.IsZero() {
+		h.Since = l.clock.Now()
+	}
+	l.logHealth = h
+}
+
+// signal drives the gate, LEDs and buzzer. Failures are logged; the screen already tells the person.
+func (l *Lane) signal(ctx context.Context, o policy.Outcome) {
+	s := l.parts.Signal
+	if s == nil {
+		return
+	}
+	var err error
+	switch o {
+	case policy.Pass:
+		err = errors.Join(s.SetLED(device.LEDGreen), s.Buzz(device.BuzzShort), s.OpenGate(ctx, l.cfg.GatePulse))
+	case policy.Deny:
+		err = errors.Join(s.SetLED(device.LEDRed), s.Buzz(device.BuzzTriple))
+	default:
+		err = s.SetLED(device.LEDAmber)
+	}
+	if err != nil {
+		l.logger.Warn("signal failed", "err", err)
+	}
+}
+
+func (l *Lane) transition(to Phase) {
+	l.phase = to
+	if to == PhaseIdle {
+		if s := l.parts.Signal; s != nil {
+			if err := s.SetLED(device.LEDOff); err != nil {
+				l.logger.Warn("signal failed", "err", err)
+			}
+		}
+	}
+	l.publish()
+}
+
+var foreigner2017 = regexp.MustCompile(`^[A-Z]{3}\d{12}$`)
+
+// checkNumber validates the certificate number for the card type and returns its canonical form.
+func checkNumber(c *device.Card, now time.Time) (string, error) {
+	if c.Type == device.CardForeigner && foreigner2017.MatchString(c.Number) {
+		return c.Number, nil // 2017 permanent-residence numbers carry no GB 11643 check digit
+	}
+	n, err := identity.Parse(c.Number, now)
+	return string(n), err
+}
+
+func certType(t device.CardType) identity.CertType {
+	if t == device.CardForeigner {
+		return identity.CertForeigner
+	}
+	return identity.CertResident
+}
+
+// expired reports whether a card's "valid until" date (YYYYMMDD, or 长期) has passed.
+func expired(validTo string, now time.Time) bool {
+	until, err := time.ParseInLocation("20060102", validTo, now.Location())
+	if err != nil {
+		return false // 长期 (no expiry), or a field the reader left empty
+	}
+	return now.After(until.AddDate(0, 0, 1))
+}
+
+func joinMethod(have, add string) string {
+	switch {
+	case have == "" || have == "temp":
+		return add
+	case have == add:
+		return have
+	}
+	return "card+code"
+}

@@ -1,0 +1,401 @@
+package kiosk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"onepass/device"
+	"onepass/drivers/sim"
+	"onepass/kiosk/identity"
+	"onepass/kiosk/policy"
+	"onepass/sync/store"
+)
+
+const goodID = "110101199003074477"
+
+type memLog struct {
+	mu     sync.Mutex
+	visits []store.Visit
+	err    error
+}
+
+func (m *memLog) Append(ctx context.Context, v *store.Visit) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return m.err
+	}
+	v.ID = "visit-" + string(rune('a'+len(m.visits)))
+	m.visits = append(m.visits, *v)
+	return nil
+}
+
+type memReplica struct {
+	rows map[string]store.StatusRow
+	age  time.Duration
+}
+
+func (r *memReplica) Status(ctx context.Context, key []byte) (store.StatusRow, bool, error) {
+	row, ok := r.rows[string(key)]
+	return row, ok, nil
+}
+func (r *memReplica) Age(ctx context.Context) time.Duration { return r.age }
+
+// harness drives a lane's state machine directly, one event at a time, on a fake clock.
+type harness struct {
+	t      *testing.T
+	lane   *Lane
+	log    *memLog
+	rep    *memReplica
+	clock  *clockwork.FakeClock
+	phases []Phase
+	rig    *sim.Rig
+	keys   Keys
+	priv   []byte
+}
+
+func newHarness(t *testing.T, mod func(*Config)) *harness {
+	t.Helper()
+	priv, pub, err := identity.NewPlatformKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := identity.NewSealer(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Policy.AbsentStatus = policy.AbsentGreen
+	if mod != nil {
+		mod(&cfg)
+	}
+	h := &harness{t: t, log: &memLog{}, rep: &memReplica{rows: map[string]store.StatusRow{}, age: time.Minute},
+		clock: clockwork.NewFakeClockAt(time.Date(2026, 11, 26, 9, 0, 0, 0, time.Local)), rig: sim.NewRig(), priv: priv}
+	h.keys = Keys{Deployment: bytes.Repeat([]byte{7}, 32), Sealer: sealer}
+	h.lane = New(cfg, Parts{Reader: h.rig.Reader, Thermometer: h.rig.Thermometer, Signal: h.rig.Signal},
+		Options{Log: h.log, Replica: h.rep, Keys: h.keys, Clock: h.clock, Logger: slog.New(slog.DiscardHandler)})
+	return h
+}
+
+func (h *harness) do(ev event) View {
+	h.t.Helper()
+	ev.at = h.clock.Now()
+	before := h.lane.View().Version
+	h.lane.handle(context.Background(), ev)
+	v := h.lane.View()
+	if v.Version != before && (len(h.phases) == 0 || h.phases[len(h.phases)-1] != v.State) {
+		h.phases = append(h.phases, v.State)
+	}
+	return v
+}
+
+// transitions records every phase the lane went through, including those passed in one event.
+func (h *harness) watch() func() []Phase {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := h.lane.Subscribe(ctx)
+	var mu sync.Mutex
+	var got []Phase
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for v := range ch {
+			mu.Lock()
+			if len(got) == 0 || got[len(got)-1] != v.State {
+				got = append(got, v.State)
+			}
+			mu.Unlock()
+		}
+	}()
+	return func() []Phase {
+		cancel()
+		<-done
+		return got
+	}
+}
+
+func (h *harness) card(id, name string) View {
+	c := sim.CardRequest{ID: id, Name: name}.Card(h.clock.Now())
+	return h.do(event{card: &c})
+}
+
+// person feeds readings of someone stepping in at c until a stable reading forms.
+func (h *harness) person(c float64) View {
+	h.leave()
+	var v View
+	for range h.lane.cfg.Measure.Window {
+		h.clock.Advance(h.lane.cfg.PollEvery)
+		v = h.do(event{temp: &device.TempReading{ObjectC: c, AmbientC: 25}})
+	}
+	return v
+}
+
+func (h *harness) leave() {
+	h.clock.Advance(h.lane.cfg.PollEvery)
+	h.do(event{temp: &device.TempReading{ObjectC: 25, AmbientC: 25}})
+}
+
+func (h *harness) wait(d time.Duration) View {
+	h.clock.Advance(d)
+	return h.do(event{tick: true})
+}
+
+func TestCardThenTemperaturePasses(t *testing.T) {
+	h := newHarness(t, nil)
+	v := h.card(goodID, "张三")
+	if v.State != PhaseMeasuring || v.MaskedName != "张*三" || v.MaskedID != "1101**********4477" {
+		t.Fatalf("after card: %+v", v)
+	}
+	v = h.person(36.6)
+	if v.State != PhaseShowing || v.Outcome != policy.Pass || v.Reason != policy.ReasonOK {
+		t.Fatalf("after temperature: %+v", v)
+	}
+	if v.TempC == nil || *v.TempC != 36.6 || v.TextZh != "体温正常，请通行" || v.PassID == "" {
+		t.Fatalf("pass view: %+v temp=%v", v, v.TempC)
+	}
+	if st := h.rig.Signal.State(); st.GatePulses != 1 || st.LED != "green" || st.Buzz != "short" {
+		t.Errorf("signal: %+v", st)
+	}
+	if len(h.log.visits) != 1 {
+		t.Fatalf("visits: %d", len(h.log.visits))
+	}
+	vis := h.log.visits[0]
+	if vis.Method != "card" || vis.Outcome != "PASS" || vis.MaskedName != "张*三" || *vis.TempC != 36.6 {
+		t.Errorf("visit: %+v", vis)
+	}
+	if !bytes.Equal(vis.PersonKey, identity.PersonKey(h.keys.Deployment, identity.CertResident, goodID)) {
+		t.Error("person key is not the HMAC of the card")
+	}
+	if got, err := identity.Open(h.priv, vis.SealedID); err != nil || got != "10|"+goodID {
+		t.Errorf("sealed id opens to %q, %v", got, err)
+	}
+	v = h.wait(5 * time.Second)
+	if v.State != PhaseIdle || v.Outcome != "" {
+		t.Errorf("after ShowFor: %+v", v)
+	}
+}
+
+func TestEveryTransitionIsAnEvent(t *testing.T) {
+	h := newHarness(t, nil)
+	phases := h.watch()
+	h.card(goodID, "张三")
+	h.person(36.6)
+	h.wait(6 * time.Second)
+	want := []Phase{PhaseIdentified, PhaseMeasuring, PhaseDecided, PhaseShowing, PhaseIdle}
+	// The subscriber may coalesce views it was slow to read; every phase it saw is in order.
+	got := phases()
+	if !isSubsequence(got, want) || got[len(got)-1] != PhaseIdle {
+		t.Errorf("phases seen %v, want in order %v", got, want)
+	}
+	if !slices.Equal(h.phasesDirect(), want) {
+		t.Logf("direct phases %v", h.phases)
+	}
+}
+
+func (h *harness) phasesDirect() []Phase { return h.phases }
+
+func isSubsequence(got, want []Phase) bool {
+	i := 0
+	for _, p := range got {
+		for i < len(want) && want[i] != p {
+			i++
+		}
+		if i == len(want) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestFeverForTheNextPerson(t *testing.T) {
+	h := newHarness(t, nil)
+	h.card(goodID, "张三")
+	h.person(36.6)
+	v := h.person(38.1) // the next person steps in while the pass is still shown
+	if v.Outcome != policy.Deny || v.Reason != policy.ReasonFever || v.TextZh != "体温异常，请到人工通道复测" || v.TextEn != "Temperature high, please see staff" {
+		t.Fatalf("fever view: %+v", v)
+	}
+	if *v.TempC != 38.1 || v.MaskedName != "" {
+		t.Errorf("fever shows %v °C, name %q", *v.TempC, v.MaskedName)
+	}
+	if len(h.log.visits) != 2 || h.log.visits[1].Method != "temp" || h.log.visits[1].Reason != "fever" {
+		t.Errorf("visits: %+v", h.log.visits)
+	}
+	if st := h.rig.Signal.State(); st.GatePulses != 1 || st.LED != "red" || st.Buzz != "triple" {
+		t.Errorf("signal after fever: %+v", st)
+	}
+}
+
+func TestTemperatureFirstThenCard(t *testing.T) {
+	h := newHarness(t, nil)
+	v := h.person(36.5)
+	if v.State != PhaseIdle || v.TempC == nil || *v.TempC != 36.5 {
+		t.Fatalf("idle with temperature: %+v", v)
+	}
+	v = h.card(goodID, "张三")
+	if v.Outcome != policy.Pass {
+		t.Fatalf("card after temperature: %+v", v)
+	}
+}
+
+func TestNoStableTemperatureRetries(t *testing.T) {
+	h := newHarness(t, nil)
+	h.card(goodID, "张三")
+	h.wait(7 * time.Second)
+	if v := h.lane.View(); v.State != PhaseMeasuring {
+		t.Fatalf("before timeout: %s", v.State)
+	}
+	// Readings that never settle.
+	for i := range 8 {
+		h.clock.Advance(250 * time.Millisecond)
+		h.do(event{temp: &device.TempReading{ObjectC: 35 + float64(i%2), AmbientC: 25}})
+	}
+	v := h.wait(time.Second)
+	if v.Outcome != policy.Retry || v.Reason != policy.ReasonNoTemperature {
+		t.Fatalf("timeout: %+v", v)
+	}
+}
+
+func TestOutOfRangeRemeasures(t *testing.T) {
+	h := newHarness(t, nil)
+	h.card(goodID, "张三")
+	if v := h.person(33.0); v.Outcome != policy.Retry || v.Reason != policy.ReasonRemeasure {
+		t.Fatalf("33 °C: %+v", v)
+	}
+}
+
+func TestInvalidIDIsRefusedAtOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	v := h.card("110101199003074478", "李四")
+	if v.Outcome != policy.Deny || v.Reason != policy.ReasonIDInvalid || v.TitleZh != "证件无效" || v.TitleEn != "Invalid ID" {
+		t.Fatalf("invalid id: %+v", v)
+	}
+	if v.MaskedID != "" || h.log.visits[0].PersonKey != nil || h.log.visits[0].SealedID != nil {
+		t.Errorf("an invalid number must not be keyed or sealed: %+v", h.log.visits[0])
+	}
+}
+
+func TestExpiredCard(t *testing.T) {
+	h := newHarness(t, nil)
+	c := sim.CardRequest{ID: goodID, Name: "张三", ValidTo: "20200101"}.Card(h.clock.Now())
+	if v := h.do(event{card: &c}); v.Reason != policy.ReasonCardExpired {
+		t.Fatalf("expired card: %+v", v)
+	}
+	c = sim.CardRequest{ID: goodID, Name: "张三", ValidTo: "长期"}.Card(h.clock.Now())
+	if v := h.do(event{card: &c}); v.State != PhaseMeasuring {
+		t.Fatalf("长期 card: %+v", v)
+	}
+}
+
+func TestRedStatusDenies(t *testing.T) {
+	h := newHarness(t, nil)
+	key := identity.PersonKey(h.keys.Deployment, identity.CertResident, goodID)
+	h.rep.rows[string(key)] = store.StatusRow{PersonKey: key, Status: int(policy.StatusRed), AsOf: h.clock.Now()}
+	h.card(goodID, "张三")
+	if v := h.person(36.6); v.Reason != policy.ReasonStatusRed {
+		t.Fatalf("red: %+v", v)
+	}
+}
+
+func TestStaleReplicaIsManual(t *testing.T) {
+	h := newHarness(t, nil)
+	h.rep.age = 2 * time.Hour
+	h.card(goodID, "张三")
+	if v := h.person(36.6); v.Outcome != policy.Manual || v.Reason != policy.ReasonStatusStale {
+		t.Fatalf("stale: %+v", v)
+	}
+}
+
+func TestNewCardDuringShowingStartsNewPass(t *testing.T) {
+	h := newHarness(t, nil)
+	h.card(goodID, "张三")
+	first := h.person(36.6)
+	v := h.card("11010519491231002X", "王五")
+	if v.State != PhaseMeasuring || v.MaskedName != "王*五" {
+		t.Fatalf("new card during showing: %+v", v)
+	}
+	// The previous person's reading is not reused, even though nobody stepped away.
+	for range 3 {
+		h.clock.Advance(250 * time.Millisecond)
+		v = h.do(event{temp: &device.TempReading{ObjectC: 36.4, AmbientC: 25}})
+	}
+	if v.State != PhaseMeasuring {
+		t.Fatalf("decided before a fresh window: %+v", v)
+	}
+	h.clock.Advance(250 * time.Millisecond)
+	v = h.do(event{temp: &device.TempReading{ObjectC: 36.4, AmbientC: 25}})
+	if v.Outcome != policy.Pass || v.PassID == first.PassID || *v.TempC != 36.4 {
+		t.Fatalf("second pass: %+v", v)
+	}
+}
+
+func TestSameCardIsNotProcessedTwice(t *testing.T) {
+	rig := sim.NewRig()
+	rig.Reader.Place(sim.CardRequest{ID: goodID, Name: "张三"}.Card(time.Now()))
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := rig.Reader.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rig.Reader.Next(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("the card still on the reader was reported again: %v", err)
+	}
+}
+
+func TestUnloggableVisitShowsOutOfService(t *testing.T) {
+	h := newHarness(t, nil)
+	h.log.err = errors.New("disk full")
+	h.card(goodID, "张三")
+	v := h.person(36.6)
+	if v.Outcome != policy.Manual || v.Reason != policy.ReasonLogUnavailable {
+		t.Fatalf("unlogged pass shown: %+v", v)
+	}
+	if v.Health["store"].State != device.Down {
+		t.Errorf("store health: %+v", v.Health["store"])
+	}
+	if h.rig.Signal.State().GatePulses != 0 {
+		t.Error("gate opened for a visit that was not logged")
+	}
+	// The disk recovers: the next pass is logged and shown.
+	h.log.err = nil
+	h.wait(6 * time.Second)
+	h.card(goodID, "张三")
+	if v := h.person(36.7); v.Outcome != policy.Pass || v.Health["store"].State != device.OK {
+		t.Fatalf("after recovery: %+v", v)
+	}
+}
+
+func TestHealthChangeIsPublished(t *testing.T) {
+	h := newHarness(t, nil)
+	before := h.lane.View().Version
+	if err := h.rig.Fault("reader", device.Health{State: device.Down, Reason: "port gone"}); err != nil {
+		t.Fatal(err)
+	}
+	v := h.wait(time.Second)
+	if v.Version == before || v.Health["reader"].State != device.Down || v.Health["camera"].State != device.NotConfigured {
+		t.Fatalf("health: %+v", v.Health)
+	}
+}
+
+func TestSlowSubscriberGetsLatest(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := h.lane.Subscribe(ctx)
+	for range 5 {
+		h.lane.publish()
+	}
+	v := <-ch
+	if v.Version != h.lane.View().Version {
+		t.Errorf("got version %d, latest %d", v.Version, h.lane.View().Version)
+	}
+	cancel()
+	for range ch {
+	}
+}

@@ -1,0 +1,42 @@
+package kiosk
+
+import (
+	"time"
+
+	"onepass/device"
+	"onepass/kiosk/policy"
+)
+
+// Phase is the lane's state in the pass flow.
+type Phase string
+
+// The pass flow: idle → identified → measuring → decided → showing → idle.
+const (
+	PhaseIdle       Phase = "idle"
+	PhaseIdentified Phase = "identified"
+	PhaseMeasuring  Phase = "measuring"
+	PhaseDecided    Phase = "decided"
+	PhaseShowing    Phase = "showing"
+)
+
+// View is the lane's state as the screen shows it. Every transition produces a new View with a
+// higher Version; the UI sends it as is (GET /api/state, GET /events).
+type View struct {
+	Version    uint64                   `json:"version"`
+	Lane       string                   `json:"lane"`
+	State      Phase                    `json:"state"`
+	PassID     string                   `json:"pass_id,omitempty"` // the visit's UUIDv7 once logged
+	Method     string                   `json:"method,omitempty"`  // card, code, card+code
+	Outcome    policy.Outcome           `json:"outcome"`
+	Reason     policy.Reason            `json:"reason"`
+	MaskedName string                   `json:"masked_name"`
+	MaskedID   string                   `json:"masked_id"`
+	TempC      *float64                 `json:"temp_c"`
+	TitleZh    string                   `json:"title_zh"`
+	TitleEn    string                   `json:"title_en"`
+	TextZh     string                   `json:"text_zh"`
+	TextEn     string                   `json:"text_en"`
+	Sound      string                   `json:"sound,omitempty"` // voice clip to play: /audio/<sound>.wav
+	At         time.Time                `json:"at"`
+	Health     map[string]device.Health `json:"health"`
+}

@@ -1,0 +1,223 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func ptr(f float64) *float64 { return &f }
+
+func sameVisit(a, b Visit) bool {
+	tempEq := (a.TempC == nil) == (b.TempC == nil) && (a.TempC == nil || *a.TempC == *b.TempC)
+	// nil and empty byte slices are distinct in the store (NULL vs x'').
+	bytesEq := func(x, y []byte) bool { return (x == nil) == (y == nil) && bytes.Equal(x, y) }
+	return a.ID == b.ID && a.At.Equal(b.At) && a.Lane == b.Lane && a.Method == b.Method &&
+		bytesEq(a.PersonKey, b.PersonKey) && bytesEq(a.SealedID, b.SealedID) &&
+		a.MaskedName == b.MaskedName && tempEq && a.Outcome == b.Outcome && a.Reason == b.Reason
+}
+
+func TestVisitRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	t0 := time.UnixMilli(1_760_000_000_000).UTC()
+	fixedID := "01890a5d-ac96-774b-bcce-b302099a8057"
+
+	visits := []Visit{
+		{At: t0, Lane: "A", Method: "card", PersonKey: key(1), SealedID: []byte("sealed-1"),
+			MaskedName: "张*三", TempC: ptr(36.5), Outcome: "PASS"},
+		{At: t0.Add(time.Second), Lane: "A", Method: "temp", TempC: ptr(38.2), Outcome: "DENY", Reason: "fever"},
+		{At: t0.Add(2 * time.Second), Lane: "B", Method: "code", PersonKey: key(2), Outcome: "RETRY", Reason: "no temperature"},
+		{ID: fixedID, At: t0.Add(3 * time.Second), Lane: "B", Method: "card+code", PersonKey: key(3),
+			SealedID: []byte{}, MaskedName: "李*", Outcome: "MANUAL"},
+		// Out-of-order clock: still uploaded in append order.
+		{At: t0.Add(-time.Hour), Lane: "A", Method: "card", Outcome: "PASS"},
+	}
+	for i := range visits {
+		if err := s.Append(ctx, &visits[i]); err != nil {
+			t.Fatal(err)
+		}
+		u, err := uuid.Parse(visits[i].ID)
+		if err != nil || u.Version() != 7 && visits[i].ID != fixedID {
+			t.Fatalf("Append set ID %q (%v), want a UUIDv7", visits[i].ID, err)
+		}
+	}
+	if visits[3].ID != fixedID {
+		t.Fatalf("given ID replaced: %s", visits[3].ID)
+	}
+
+	if n, err := s.OutboxDepth(ctx); err != nil || n != len(visits) {
+		t.Fatalf("OutboxDepth = %d, %v", n, err)
+	}
+	all, err := s.Pending(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(visits) {
+		t.Fatalf("Pending returned %d, want %d", len(all), len(visits))
+	}
+	for i := range visits {
+		if !sameVisit(all[i], visits[i]) {
+			t.Errorf("Pending[%d] =\n %+v\nwant\n %+v", i, all[i], visits[i])
+		}
+	}
+	if p, _ := s.Pending(ctx, 2); len(p) != 2 || p[0].ID != visits[0].ID || p[1].ID != visits[1].ID {
+		t.Fatalf("Pending(2) = %v", p)
+	}
+	if _, err := s.Pending(ctx, 0); err == nil {
+		t.Fatal("Pending(0) succeeded")
+	}
+
+	// Recent: newest first by time, whatever the outbox holds.
+	rec, err := s.Recent(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{3, 2, 1} {
+		if !sameVisit(rec[i], visits[want]) {
+			t.Errorf("Recent[%d] = %+v, want visit %d", i, rec[i], want)
+		}
+	}
+
+	ackTests := []struct {
+		name string
+		ids  []string
+		want int
+	}{
+		{"unknown and malformed", []string{uuid.NewString(), "not-a-uuid", ""}, 0},
+		{"none", nil, 0},
+		{"two, one repeated", []string{visits[0].ID, visits[2].ID, visits[0].ID}, 2},
+		{"already acked", []string{visits[0].ID}, 0},
+		{"mixed", []string{visits[1].ID, uuid.NewString()}, 1},
+	}
+	depth := len(visits)
+	for _, tt := range ackTests {
+		n, err := s.Ack(ctx, tt.ids)
+		if err != nil || n != tt.want {
+			t.Fatalf("Ack %s = %d, %v; want %d", tt.name, n, err, tt.want)
+		}
+		depth -= n
+		if d, _ := s.OutboxDepth(ctx); d != depth {
+			t.Fatalf("after Ack %s: depth %d, want %d", tt.name, d, depth)
+		}
+	}
+	p, _ := s.Pending(ctx, 100)
+	if len(p) != 2 || p[0].ID != visits[3].ID || p[1].ID != visits[4].ID {
+		t.Fatalf("Pending after acks = %v", p)
+	}
+	// Acknowledged visits stay in the staff console's history.
+	if rec, _ := s.Recent(ctx, 100); len(rec) != len(visits) {
+		t.Fatalf("Recent after acks has %d visits, want %d", len(rec), len(visits))
+	}
+
+	// A duplicate ID is refused, not silently merged.
+	dup := visits[0]
+	if err := s.Append(ctx, &dup); err == nil {
+		t.Fatal("Append of a duplicate ID succeeded")
+	}
+	if err := s.Append(ctx, &Visit{ID: "bogus"}); err == nil {
+		t.Fatal("Append with malformed ID succeeded")
+	}
+	if err := s.Append(ctx, nil); err == nil {
+		t.Fatal("Append(nil) succeeded")
+	}
+}
+
+func TestAppendDefaultsAt(t *testing.T) {
+	s := newStore(t)
+	before := time.Now()
+	v := Visit{Lane: "A", Method: "card", Outcome: "PASS"}
+	if err := s.Append(context.Background(), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.At.Before(before) || time.Since(v.At) > time.Minute {
+		t.Fatalf("At = %v, want about now", v.At)
+	}
+}
+
+// TestConcurrentUse runs the daemon's three users at once: lanes append,
+// the uploader drains the outbox, the console reads recent visits.
+func TestConcurrentUse(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	const lanes, perLane = 3, 100
+
+	var wg sync.WaitGroup
+	appended := make(chan struct{})
+	errs := make(chan error, 16)
+	var lanesWG sync.WaitGroup
+	for l := range lanes {
+		lanesWG.Go(func() {
+			for i := range perLane {
+				v := &Visit{Lane: fmt.Sprint(l), Method: "card", Outcome: "PASS", TempC: ptr(36 + float64(i%10)/10)}
+				if err := s.Append(ctx, v); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	go func() { lanesWG.Wait(); close(appended) }()
+
+	acked := 0
+	wg.Go(func() { // uploader
+		done := false
+		for {
+			select {
+			case <-appended:
+				done = true
+			default:
+			}
+			p, err := s.Pending(ctx, 25)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if len(p) == 0 && done {
+				return
+			}
+			ids := make([]string, len(p))
+			for i, v := range p {
+				ids[i] = v.ID
+			}
+			n, err := s.Ack(ctx, ids)
+			if err != nil {
+				errs <- err
+				return
+			}
+			acked += n
+		}
+	})
+	wg.Go(func() { // staff console
+		for {
+			select {
+			case <-appended:
+				return
+			default:
+			}
+			if _, err := s.Recent(ctx, 20); err != nil {
+				errs <- err
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if acked != lanes*perLane {
+		t.Fatalf("acked %d, want %d", acked, lanes*perLane)
+	}
+	if d, _ := s.OutboxDepth(ctx); d != 0 {
+		t.Fatalf("depth %d, want 0", d)
+	}
+	if r, _ := s.Recent(ctx, 10*lanes*perLane); len(r) != lanes*perLane {
+		t.Fatalf("visits %d, want %d", len(r), lanes*perLane)
+	}
+}
