@@ -60,6 +60,13 @@ CREATE TABLE outbox (
 	visit_id BLOB    NOT NULL UNIQUE REFERENCES visits (id)
 );
 `,
+	// 2: revoked health codes (the sync "revoked" stream; kiosk/healthcode checks it).
+	`
+CREATE TABLE revoked (
+	cid     BLOB    PRIMARY KEY CHECK (length(cid) = 16), -- JKM1 code ID
+	expires INTEGER NOT NULL                              -- unix ms; the row may go after this
+) WITHOUT ROWID;
+`,
 }
 
 // migrate brings the schema to len(migrations). Each step re-reads
