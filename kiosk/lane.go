@@ -358,6 +358,12 @@ func (l *Lane) onTemp(ctx context.Context, ev event) {
 		l.cur.lastInput = ev.at
 		l.tryDecide(ctx, ev.at)
 	case PhaseIdle, PhaseShowing, PhaseDecided:
+		if l.phase == PhaseShowing && l.cur != nil && l.cur.decision.Outcome == policy.Retry && l.cur.method != "temp" {
+			// The person was asked to measure again: their card or code still counts.
+			l.cur.lastInput = ev.at
+			l.tryDecide(ctx, ev.at)
+			return
+		}
 		// A person with no identity yet: a fever is decided at once, whoever it is; a normal
 		// temperature waits for the card or code (shown on the idle screen).
 		if l.meas.temp().State == policy.TempStable && l.meas.value >= l.cfg.Policy.FeverC && l.meas.gen != l.usedGen {
@@ -432,6 +438,9 @@ func (l *Lane) decide(ctx context.Context, now time.Time, t policy.Temp) {
 		c := math.Round(t.C*10) / 10
 		p.tempC = &c
 		l.usedGen = l.meas.gen
+	}
+	if d.Reason == policy.ReasonRemeasure {
+		l.meas.restart() // the person stays; the next window is their second try
 	}
 	v := &store.Visit{
 		At: now, Lane: l.cfg.Lane, Method: p.method, PersonKey: p.personKey, SealedID: p.sealedID,

@@ -269,6 +269,27 @@ func TestOutOfRangeRemeasures(t *testing.T) {
 	if v := h.person(33.0); v.Outcome != policy.Retry || v.Reason != policy.ReasonRemeasure {
 		t.Fatalf("33 °C: %+v", v)
 	}
+	// Still in front, the reading settles at a plausible value: the same card now passes.
+	var v View
+	for range h.lane.cfg.Measure.Window {
+		h.clock.Advance(h.lane.cfg.PollEvery)
+		v = h.do(event{temp: &device.TempReading{ObjectC: 36.5, AmbientC: 25}})
+	}
+	if v.Outcome != policy.Pass || v.MaskedName != "张*三" || len(h.log.visits) != 2 {
+		t.Fatalf("second try: %+v (%d visits)", v, len(h.log.visits))
+	}
+}
+
+func TestRetryAfterTimeoutKeepsTheCard(t *testing.T) {
+	h := newHarness(t, nil)
+	h.card(goodID, "张三")
+	if v := h.wait(9 * time.Second); v.Reason != policy.ReasonNoTemperature {
+		t.Fatalf("timeout: %+v", v)
+	}
+	// The citizen faces the sensor as the screen asks, without swiping the card again.
+	if v := h.person(36.6); v.Outcome != policy.Pass || v.MaskedID != "1101**********4477" {
+		t.Fatalf("after facing the sensor: %+v", v)
+	}
 }
 
 func TestInvalidIDIsRefusedAtOnce(t *testing.T) {
