@@ -7,7 +7,7 @@ BIN     := bin
 DATA    ?= .run
 LISTEN  ?= 127.0.0.1:8080
 
-.PHONY: setup build run test bench lint fuzz clean
+.PHONY: setup build run test bench lint fuzz clean deb release-check
 
 setup:
 	@scripts/dev-setup.sh
@@ -22,6 +22,18 @@ run: build
 # The whole suite: formatting, vet, unit, fuzz seed corpora, the kill -9 test and the browser tests.
 test: setup lint
 	$(GO) test -count=1 -timeout 15m ./...
+
+# The kiosk package for this machine's architecture (dist/onepass_VERSION_ARCH.deb).
+deb: setup
+	scripts/package.sh --out dist
+
+# Release checks too slow for every CI run (see README, "Installing a kiosk"): the arm64 cross build
+# (cgo; installs the cross compiler, qemu-user and OpenCV's arm64 packages on first use), each
+# binary smoke-tested (arm64 under qemu-user), and both packages.
+release-check: setup
+	scripts/build.sh --arch all --smoke --out dist
+	scripts/package.sh --arch amd64 --out dist
+	scripts/package.sh --arch arm64 --out dist
 
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./... | tee bench.out | grep -E '^(Benchmark|ok|FAIL|pkg:)'
@@ -40,4 +52,4 @@ fuzz:
 	  done; done
 
 clean:
-	rm -rf $(BIN) $(DATA) bench.out
+	rm -rf $(BIN) $(DATA) bench.out dist

@@ -119,6 +119,7 @@ type Ticket struct {
 	Waiting  int    // people ahead at issue time
 	URL      string // check-in URL printed as a QR code; empty for none
 	Priority bool
+	Slot     time.Time // appointment check-in: the booked slot's start; zero for a walk-in
 }
 
 // PrinterStatus is what an ESC/POS printer reports about itself.

@@ -12,6 +12,7 @@ import (
 	"math"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -100,13 +101,20 @@ type Lane struct {
 	cur       *pass
 	meas      measurer
 	usedGen   int // the measurement whose temperature already decided a pass
+	feverEp   int // the presence episode already refused for fever without an identity
 	deadline  time.Time
 	logHealth device.Health
 
-	mu      sync.Mutex // guards view and subs
+	loopAt atomic.Int64 // unix ns of the Run loop's last turn: the daemon's watchdog reads it (Alive)
+
+	mu      sync.Mutex // guards view and subs, and the updates below
 	view    View
 	subs    map[chan View]struct{}
 	version uint64
+	// Updates from sync (SetKeys, SetPolicy), taken over by the Run goroutine at its next turn.
+	nextKeys   *Keys
+	nextPolicy *policy.Policy
+	syncHealth func() device.Health
 }
 
 // Options are the optional collaborators of a lane.
@@ -118,6 +126,8 @@ type Options struct {
 	Clock     clockwork.Clock
 	Logger    *slog.Logger
 	LogHealth device.Health // the store's health at start (down when it could not be opened)
+	// SyncHealth reports sync with the platform as the "sync" part (nil: no such part).
+	SyncHealth func() device.Health
 }
 
 // New assembles a lane; Run starts it.
@@ -135,7 +145,7 @@ func New(cfg Config, parts Parts, o Options) *Lane {
 		cfg: cfg, parts: parts, log: o.Log, replica: o.Replica, codes: o.Codes, keys: o.Keys,
 		clock: o.Clock, logger: o.Logger.With("lane", cfg.Lane),
 		events: make(chan event, 64), counter: newCounters(),
-		phase: PhaseIdle, logHealth: o.LogHealth, subs: map[chan View]struct{}{},
+		phase: PhaseIdle, logHealth: o.LogHealth, subs: map[chan View]struct{}{}, syncHealth: o.SyncHealth,
 	}
 	l.meas.cfg = cfg.Measure
 	l.view = l.render()
@@ -187,6 +197,7 @@ func (l *Lane) Run(ctx context.Context) error {
 	tick := l.clock.NewTicker(time.Second / 4)
 	defer tick.Stop()
 	for {
+		l.loopAt.Store(time.Now().UnixNano())
 		select {
 		case <-ctx.Done():
 			return nil
@@ -196,6 +207,17 @@ func (l *Lane) Run(ctx context.Context) error {
 			l.handle(ctx, event{at: now, tick: true})
 		}
 	}
+}
+
+// Alive reports when the Run loop last turned (wall clock, not the lane's clock): the loop turns at
+// least four times a second, so a stale time means a handler is stuck. Zero before Run starts.
+// systemd's watchdog is fed only while this is fresh.
+func (l *Lane) Alive() time.Time {
+	ns := l.loopAt.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // pump turns a blocking Next into events; errors are logged and retried with backoff so an
@@ -255,6 +277,7 @@ func (l *Lane) deliver(ctx context.Context, ev event) {
 
 // handle is the state machine: every input and every tick goes through here, one at a time.
 func (l *Lane) handle(ctx context.Context, ev event) {
+	l.takeUpdates()
 	switch {
 	case ev.card != nil:
 		l.onCard(ctx, ev)
@@ -346,7 +369,7 @@ func (l *Lane) identified(ctx context.Context, now time.Time) {
 
 func (l *Lane) onTemp(ctx context.Context, ev event) {
 	wasPresent, ep := l.meas.present, l.meas.episode
-	stableNow := l.meas.add(*ev.temp)
+	stableNow := l.meas.add(ev.at, *ev.temp)
 	if !stableNow {
 		if wasPresent != l.meas.present || ep != l.meas.episode {
 			l.publish() // presence changed: the idle screen may show or drop the temperature
@@ -366,7 +389,9 @@ func (l *Lane) onTemp(ctx context.Context, ev event) {
 		}
 		// A person with no identity yet: a fever is decided at once, whoever it is; a normal
 		// temperature waits for the card or code (shown on the idle screen).
-		if l.meas.temp().State == policy.TempStable && l.meas.value >= l.cfg.Policy.FeverC && l.meas.gen != l.usedGen {
+		if l.meas.temp().State == policy.TempStable && l.meas.value >= l.cfg.Policy.FeverC && l.meas.gen != l.usedGen && l.meas.episode != l.feverEp {
+			// Once per presence: someone else's card must not re-refuse the person still standing there.
+			l.feverEp = l.meas.episode
 			l.cur = &pass{started: ev.at, lastInput: ev.at, method: "temp"}
 			l.tryDecide(ctx, ev.at)
 			return

@@ -126,13 +126,21 @@ func (h *harness) card(id, name string) View {
 	return h.do(event{card: &c})
 }
 
-// person feeds readings of someone stepping in at c until a stable reading forms.
+// reading is what the sensor reports, in a 25 °C room, for a person whose body temperature is c:
+// the forehead is cooler than the body, and the lane's skin-to-body compensation maps it back to c.
+func (h *harness) reading(c float64) *device.TempReading {
+	return &device.TempReading{ObjectC: h.lane.cfg.Measure.ObjectFor(c, 25), AmbientC: 25}
+}
+
+// person feeds readings of someone stepping in at c until a stable reading forms: the readings of
+// the settling time, then a window.
 func (h *harness) person(c float64) View {
 	h.leave()
+	m := h.lane.cfg.Measure
 	var v View
-	for range h.lane.cfg.Measure.Window {
+	for range int((m.Settle+h.lane.cfg.PollEvery-1)/h.lane.cfg.PollEvery) + m.Window {
 		h.clock.Advance(h.lane.cfg.PollEvery)
-		v = h.do(event{temp: &device.TempReading{ObjectC: c, AmbientC: 25}})
+		v = h.do(event{temp: h.reading(c)})
 	}
 	return v
 }
@@ -233,6 +241,30 @@ func TestFeverForTheNextPerson(t *testing.T) {
 	}
 }
 
+func TestFeverIsRefusedOncePerPresence(t *testing.T) {
+	h := newHarness(t, nil)
+	h.person(38.1)
+	// Someone reaches past with an invalid card while the feverish person still stands there.
+	if v := h.card("110101199003074478", "李四"); v.Reason != policy.ReasonIDInvalid {
+		t.Fatalf("invalid card: %+v", v)
+	}
+	for range 12 {
+		h.clock.Advance(h.lane.cfg.PollEvery)
+		h.do(event{temp: h.reading(38.1)})
+	}
+	var reasons []string
+	for _, v := range h.log.visits {
+		reasons = append(reasons, v.Reason)
+	}
+	if !slices.Equal(reasons, []string{"fever", "id_invalid"}) {
+		t.Fatalf("visits %v: the same standing person was refused twice", reasons)
+	}
+	// A new person with a fever, after a gap, is refused again.
+	if v := h.person(38.4); v.Reason != policy.ReasonFever || len(h.log.visits) != 3 {
+		t.Fatalf("next feverish person: %+v", v)
+	}
+}
+
 func TestTemperatureFirstThenCard(t *testing.T) {
 	h := newHarness(t, nil)
 	v := h.person(36.5)
@@ -255,7 +287,7 @@ func TestNoStableTemperatureRetries(t *testing.T) {
 	// Readings that never settle.
 	for i := range 8 {
 		h.clock.Advance(250 * time.Millisecond)
-		h.do(event{temp: &device.TempReading{ObjectC: 35 + float64(i%2), AmbientC: 25}})
+		h.do(event{temp: h.reading(35 + float64(i%2))})
 	}
 	v := h.wait(time.Second)
 	if v.Outcome != policy.Retry || v.Reason != policy.ReasonNoTemperature {
@@ -273,7 +305,7 @@ func TestOutOfRangeRemeasures(t *testing.T) {
 	var v View
 	for range h.lane.cfg.Measure.Window {
 		h.clock.Advance(h.lane.cfg.PollEvery)
-		v = h.do(event{temp: &device.TempReading{ObjectC: 36.5, AmbientC: 25}})
+		v = h.do(event{temp: h.reading(36.5)})
 	}
 	if v.Outcome != policy.Pass || v.MaskedName != "张*三" || len(h.log.visits) != 2 {
 		t.Fatalf("second try: %+v (%d visits)", v, len(h.log.visits))
@@ -345,13 +377,13 @@ func TestNewCardDuringShowingStartsNewPass(t *testing.T) {
 	// The previous person's reading is not reused, even though nobody stepped away.
 	for range 3 {
 		h.clock.Advance(250 * time.Millisecond)
-		v = h.do(event{temp: &device.TempReading{ObjectC: 36.4, AmbientC: 25}})
+		v = h.do(event{temp: h.reading(36.4)})
 	}
 	if v.State != PhaseMeasuring {
 		t.Fatalf("decided before a fresh window: %+v", v)
 	}
 	h.clock.Advance(250 * time.Millisecond)
-	v = h.do(event{temp: &device.TempReading{ObjectC: 36.4, AmbientC: 25}})
+	v = h.do(event{temp: h.reading(36.4)})
 	if v.Outcome != policy.Pass || v.PassID == first.PassID || *v.TempC != 36.4 {
 		t.Fatalf("second pass: %+v", v)
 	}

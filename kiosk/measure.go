@@ -2,26 +2,71 @@ package kiosk
 
 import (
 	"slices"
+	"time"
 
 	"onepass/device"
 	"onepass/kiosk/policy"
 )
 
-// MeasureConfig is how the lane turns a stream of thermometer readings into one temperature.
+// MeasureConfig is how the lane turns a stream of thermometer readings into one body temperature.
+//
+// Each reading is first corrected by the technician's calibration (OffsetC, against a reference
+// source), then converted from forehead skin to body temperature with the heat-balance model
+//
+//	T_body = T_skin + K·(T_skin − T_amb) + CompensationOffsetC
+//
+// (skin loses heat to the room in proportion to the skin–room difference; the blood under it is
+// warmer by that loss). The median of a stable window of body estimates is the measurement.
 type MeasureConfig struct {
-	PresenceDeltaC float64 // object − ambient at or above this means someone is in front
-	MinObjectC     float64 // and the object must be at least this warm (a hot wall is not a person)
-	Window         int     // this many consecutive readings …
-	ToleranceC     float64 // … agreeing within this spread make a stable reading (their median)
-	OffsetC        float64 // calibration offset added to the median (technician-set)
-	RangeMinC      float64 // a stable reading outside [RangeMinC, RangeMaxC] is remeasured,
-	RangeMaxC      float64 // never judged as a pass or a fever
+	PresenceDeltaC float64       // object − ambient at or above this means someone is in front
+	MinObjectC     float64       // and the object must be at least this warm (a hot wall is not a person)
+	Settle         time.Duration // readings this soon after a person appears are not used
+	Window         int           // this many consecutive readings …
+	ToleranceC     float64       // … whose body estimates agree within this spread make a stable reading (their median)
+
+	OffsetC             float64 // calibration offset added to the sensor's object reading (technician-set)
+	CompensationK       float64 // K above: the site's skin-to-body heat-balance weight
+	CompensationOffsetC float64 // added after the heat-balance correction (the site's clinical calibration)
+	AmbientOffsetC      float64 // added to the sensor's die temperature to estimate the room temperature
+
+	AmbientMinC, AmbientMaxC float64 // a reading taken in a room outside this range is remeasured
+	RangeMinC                float64 // a body estimate outside [RangeMinC, RangeMaxC] is remeasured,
+	RangeMaxC                float64 // never judged as a pass or a fever
 }
 
-// DefaultMeasure follows specs/thermometer.md §3.5 (presence at Tobj − Ta ≥ 2 °C and Tobj ≥ 28 °C;
-// stable at max − min ≤ 0.3 °C; plausible body range 34–43 °C).
+// DefaultCompensationK is the heat-balance weight h/(ρc) that Exergen's temporal-artery patent
+// gives for the forehead at its minimum, "about 0.19" (US 7,787,938, claims 4–6; the axillary
+// patent US 6,056,435 uses 0.13). At 25 °C it maps a forehead reading of 34.75 °C to 36.6 °C. It
+// is a starting point from a published model, not a calibration of our optics: every site sets
+// compensation_offset_c (and, with enough data, compensation_k) from reference measurements
+// (README, "Calibrating the thermometer").
+const DefaultCompensationK = 0.19
+
+// DefaultMeasure follows specs/thermometer.md §3.5: presence at Tobj − Ta ≥ 2 °C and Tobj ≥ 28 °C;
+// readings of the first 0.65 s skipped (the settling time of the recommended DCH/DCI parts,
+// datasheet table 8); stable at max − min ≤ 0.3 °C over four readings; a room of 10…40 °C (the
+// medical accuracy box is 16…40 °C; colder halls still read, with the standard accuracy); a
+// plausible body range of 34–43 °C.
 func DefaultMeasure() MeasureConfig {
-	return MeasureConfig{PresenceDeltaC: 2, MinObjectC: 28, Window: 4, ToleranceC: 0.3, RangeMinC: 34, RangeMaxC: 43}
+	return MeasureConfig{
+		PresenceDeltaC: 2, MinObjectC: 28, Settle: 650 * time.Millisecond, Window: 4, ToleranceC: 0.3,
+		CompensationK: DefaultCompensationK, AmbientMinC: 10, AmbientMaxC: 40, RangeMinC: 34, RangeMaxC: 43,
+	}
+}
+
+// Body is the body-temperature estimate for one reading.
+func (m MeasureConfig) Body(objectC, ambientC float64) float64 {
+	skin, room := objectC+m.OffsetC, ambientC+m.AmbientOffsetC
+	return skin + m.CompensationK*(skin-room) + m.CompensationOffsetC
+}
+
+// ObjectFor inverts Body: the object reading a sensor reporting ambientC gives for a person whose
+// body temperature is bodyC. The simulator uses it to put a person of a given temperature in front
+// of the emulated sensor.
+func (m MeasureConfig) ObjectFor(bodyC, ambientC float64) float64 {
+	room := ambientC + m.AmbientOffsetC
+	skin := (bodyC - m.CompensationOffsetC + m.CompensationK*room) / (1 + m.CompensationK)
+	return skin - m.OffsetC
 }
 
 // measurer follows presence episodes (a person stepping in, staying, leaving) and finds one stable
@@ -29,31 +74,37 @@ func DefaultMeasure() MeasureConfig {
 type measurer struct {
 	cfg     MeasureConfig
 	present bool
-	episode int // increases when a person steps in
-	gen     int // increases whenever a new stable reading is sought (new episode or restart)
-	window  []float64
+	since   time.Time // when the person appeared
+	episode int       // increases when a person steps in
+	gen     int       // increases whenever a new stable reading is sought (new episode or restart)
+	window  []float64 // body estimates
+	ambient []float64 // room estimates of the same readings
 	stable  bool
-	value   float64
+	value   float64 // the body temperature
+	room    float64 // the room temperature it was taken at
 }
 
-// add feeds one reading and reports whether a stable reading appeared with it.
-func (m *measurer) add(r device.TempReading) (stableNow bool) {
+// add feeds one reading taken at `at` and reports whether a stable reading appeared with it.
+func (m *measurer) add(at time.Time, r device.TempReading) (stableNow bool) {
 	present := r.ObjectC-r.AmbientC >= m.cfg.PresenceDeltaC && r.ObjectC >= m.cfg.MinObjectC
 	if !present {
-		m.present, m.stable, m.window = false, false, m.window[:0]
+		m.present, m.stable = false, false
+		m.clearWindow()
 		return false
 	}
 	if !m.present {
-		m.present, m.stable, m.window = true, false, m.window[:0]
+		m.present, m.stable, m.since = true, false, at
+		m.clearWindow()
 		m.episode++
 		m.gen++
 	}
-	if m.stable {
+	if m.stable || at.Sub(m.since) < m.cfg.Settle {
 		return false
 	}
-	m.window = append(m.window, r.ObjectC)
+	m.window = append(m.window, m.cfg.Body(r.ObjectC, r.AmbientC))
+	m.ambient = append(m.ambient, r.AmbientC+m.cfg.AmbientOffsetC)
 	if len(m.window) > m.cfg.Window {
-		m.window = m.window[1:]
+		m.window, m.ambient = m.window[1:], m.ambient[1:]
 	}
 	if len(m.window) < m.cfg.Window {
 		return false
@@ -62,23 +113,27 @@ func (m *measurer) add(r device.TempReading) (stableNow bool) {
 	if hi-lo > m.cfg.ToleranceC {
 		return false
 	}
-	m.stable, m.value = true, median(m.window)+m.cfg.OffsetC
+	m.stable, m.value, m.room = true, median(m.window), median(m.ambient)
 	return true
 }
+
+func (m *measurer) clearWindow() { m.window, m.ambient = m.window[:0], m.ambient[:0] }
 
 // restart forgets the stable reading of the current episode so a new pass measures afresh
 // (the previous person may still stand in front while the next one shows a card).
 func (m *measurer) restart() {
-	m.stable, m.window = false, m.window[:0]
+	m.stable = false
+	m.clearWindow()
 	m.gen++
 }
 
 // temp is the measurement as the policy sees it.
 func (m *measurer) temp() policy.Temp {
-	if !m.stable {
+	switch {
+	case !m.stable:
 		return policy.Temp{State: policy.TempPending}
-	}
-	if m.value < m.cfg.RangeMinC || m.value > m.cfg.RangeMaxC {
+	case m.value < m.cfg.RangeMinC || m.value > m.cfg.RangeMaxC,
+		m.room < m.cfg.AmbientMinC || m.room > m.cfg.AmbientMaxC:
 		return policy.Temp{State: policy.TempOutOfRange, C: m.value}
 	}
 	return policy.Temp{State: policy.TempStable, C: m.value}

@@ -58,6 +58,9 @@ func (l *Lane) health() map[string]device.Health {
 	add("camera", nilPart(l.parts.Scanner))
 	add("printer", nilPart(l.parts.Printer))
 	add("signal", nilPart(l.parts.Signal))
+	if l.syncHealth != nil {
+		h["sync"] = l.syncHealth()
+	}
 	return h
 }
 

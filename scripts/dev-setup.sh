@@ -14,6 +14,11 @@ declare -A need=(
   [sox]=/usr/bin/sox
   [fonts-wqy-microhei]=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc  # CJK glyphs on the kiosk screen
   [libopencv-dev]=/usr/lib/x86_64-linux-gnu/pkgconfig/opencv4.pc  # camera decoding (gocv v0.31.0)
+  [libopencv-contrib-dev]=/usr/include/opencv4/opencv2/wechat_qrcode.hpp  # wechat_qrcode (drivers/camera cgo shim)
+  [zbar-tools]=/usr/bin/zbarimg                   # the camera benchmark compares our decoder with zbarimg
+  [cage]=/usr/bin/cage                            # the screen unit's compositor (systemd-analyze verify checks it)
+  [openssh-server]=/usr/sbin/sshd                 # scripts/flash.sh is tested against a loopback sshd
+  [openssh-client]=/usr/bin/ssh
 )
 
 missing=()

@@ -35,14 +35,24 @@ type Options struct {
 	Extra     map[string]http.Handler // more routes mounted on the same mux (e.g. "/api/sim/" from the simulator); patterns in net/http ServeMux syntax
 	Logger    *slog.Logger
 	Heartbeat time.Duration // SSE heartbeat, default 15s
+	Status    StatusFunc    // GET /api/status (version, uptime, outbox, sync); absent when nil
+
+	// Queue tickets (queue.go, staff.go): the service picker after a PASS, /hall, /staff and
+	// /api/tickets; all absent when Queue is nil.
+	Queue  Queue
+	Staff  StaffOptions
+	Manual ManualChecker // manual ID entry at the staff console; nil = not offered
+	Visits Visits        // recent outcomes on the staff console; nil = none listed
 }
 
 // Server serves the kiosk screen and the local API of one lane.
 type Server struct {
-	k   Kiosk
-	o   Options
-	log *slog.Logger
-	mux *http.ServeMux
+	k     Kiosk
+	o     Options
+	log   *slog.Logger
+	mux   *http.ServeMux
+	lan   *http.ServeMux // the staff listener's routes (queue.go); nil without a queue
+	staff *staffAuth
 }
 
 //go:embed assets
@@ -81,6 +91,10 @@ func New(k Kiosk, o Options) *Server {
 	s.mux.HandleFunc("GET /api/state", s.state)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /metrics", s.metrics)
+	if o.Status != nil {
+		s.mux.HandleFunc("GET /api/status", s.status)
+	}
+	s.routeQueue()
 	for pattern, h := range o.Extra {
 		s.mux.Handle(pattern, h)
 	}
@@ -102,21 +116,26 @@ func (s *Server) Listen() (net.Listener, error) {
 // Serve serves on l until ctx is done, then shuts down gracefully: open event streams are ended
 // (browsers reconnect to the next daemon) and other requests get a few seconds to finish.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	return serveHTTP(ctx, l, s.mux, s.log)
+}
+
+// serveHTTP is Serve for any handler (the daemon's "starting…" front serves through it too).
+func serveHTTP(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
 	// Event streams never go idle, so Shutdown alone would wait for them: their requests derive
 	// from base, which is cancelled as soon as Shutdown starts.
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	srv := &http.Server{
-		Handler:           s.mux,
+		Handler:           h,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(cancel)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
-	s.log.Info("serving", "addr", l.Addr().String())
+	log.Info("serving", "addr", l.Addr().String())
 	select {
 	case err := <-errc:
 		return fmt.Errorf("ui: serve: %w", err)
@@ -178,25 +197,14 @@ type health struct {
 	Parts  map[string]device.Health `json:"parts"`
 }
 
-// healthz is "down" (503) only when the store is down: without it no visit can be logged, so the
-// kiosk must not let anyone through. Other faults degrade the kiosk but it still works (staff lane,
-// the other identification method). Parts that are not configured are ignored.
+// healthz reports the overall health (see overall) and every configured part's.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	parts := s.k.View().Health
 	if parts == nil {
 		parts = map[string]device.Health{}
 	}
-	h := health{Status: "ok", Parts: parts}
-	for _, p := range parts {
-		if p.State == device.Degraded || p.State == device.Down {
-			h.Status = "degraded"
-		}
-	}
-	code := http.StatusOK
-	if parts["store"].State == device.Down {
-		h.Status, code = "down", http.StatusServiceUnavailable
-	}
-	writeJSON(w, code, h)
+	status, code := overall(parts)
+	writeJSON(w, code, health{Status: status, Parts: parts})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

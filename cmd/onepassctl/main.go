@@ -19,6 +19,7 @@ import (
 
 	"onepass/device"
 	"onepass/kiosk"
+	"onepass/ui"
 )
 
 var version = "dev"
@@ -28,17 +29,62 @@ const usage = `onepassctl — control and inspect a onepass kiosk
 Usage: onepassctl [--addr URL] COMMAND [ARGS]
 
 Commands:
-  status                          the lane's state, the health of every part
+  status                          the daemon's version and uptime, the lane's state, the health of
+                                  every part, the last sync and the outbox depth
+  selftest [--sim] [--json] [--config FILE] [--data DIR]
+                                  test every configured part, the database and (when sync is
+                                  configured) the hub, the clock and the certificate, without the
+                                  daemon (stop it first: it holds the devices); exit 1 on a failure
+  enroll --hub URL --token T      enroll this kiosk with the platform hub (one-time token from
+                                  onepass-hub token); the daemon keeps the device key (0600) and syncs
+  sync [now] [--json]             sync with the hub: last pull/push, replica age, outbox, clock skew;
+                                  "now" pulls and pushes at once
   sim card --id ID --name NAME    place an ID card on the simulated reader
            [--type resident|foreigner|hkmotw] [--valid-to YYYYMMDD|长期]
   sim remove                      take the card off the simulated reader
-  sim temp C                      a person with forehead temperature C steps in front
+  sim temp C                      a person with body temperature C steps in front (the emulated
+                                  sensor sees the cooler forehead; the screen shows C)
   sim leave                       the person steps away
   sim code TEXT                   show a QR code with this text to the simulated camera
+  sim code --image FILE           show a picture (a printed code, a phone screen) to the simulated camera
   sim set-status --id ID --status green|yellow|red|unknown
                                   the simulated platform sets a person's status
   sim fault PART ok|degraded|down [REASON]
                                   set a simulated part's health (reader, thermometer, camera, printer, signal)
+  sim-reader --pty [--link PATH] [--id ID --name NAME [--type T]] [--baud N] [--paced]
+             [--sam-delay D] [--read-delay D]
+                                  play a GA 467 ID card reader on a pseudo-terminal until
+                                  interrupted (no daemon needed): prints the tty to point a driver
+                                  at; type card/remove/fault/status commands (help lists them)
+  scan FILE… [--json] [--models DIR|none]
+                                  decode the QR codes in still images or videos with the kiosk
+                                  camera's pipeline (no daemon needed): one line per file with the
+                                  texts and the decode time; --json: {"file","codes","ms"} per line
+  trust import FILE [--config FILE] [--data DIR]
+                                  store a signed trust list of health-code issuers, checked against
+                                  the pinned [trust] root key (no daemon needed)
+  thermo emissivity [--bus B] [--address A] [--set E]
+                                  read (or write, erase-then-write) the MLX90614's emissivity on
+                                  the I2C bus directly (no daemon; default /dev/i2c-1, 0x5A)
+  thermo read [--bus B] [--address A] [--samples N] [--interval D] [--reference C]
+                                  calibration readings straight from the sensor: medians of object
+                                  and ambient; with a reference source's C, the offset_c to set
+  ticket issue --service A [--priority elderly|disabled|pregnant]
+                                  issue (and print) a ticket, as the staff console does
+  ticket call|recall|served|no-show --counter N
+                                  call the next ticket to counter N, call its ticket again, or
+                                  close it (calling the next one closes the current as served)
+  ticket transfer --counter N --service B
+                                  send counter N's ticket to another service's queue
+  ticket checkin CODE             check in a booked appointment (its APPT1:… code)
+  queue                           the queue: waiting per service, counters, last calls, printer
+  staff add --id ID --name NAME [--counter N] [--file FILE]
+                                  read a PIN (4–12 digits) on stdin and write the staff entry with
+                                  its bcrypt hash to FILE (the [staff] staff_file), or print it
+  sim appointment --service A [--in 10m] [--ref REF]
+                                  the simulated booking system signs an appointment code
+  sim printer paper ok|near_end|out | cover open|closed | mute on|off
+                                  change the simulated ticket printer
   version                         print the version
 
 Flags:
@@ -91,11 +137,30 @@ func dispatch(c *client, args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "status":
 		return status(c, stdout)
+	case "selftest":
+		return selftestCommand(args[1:], stdout)
+	case "thermo":
+		return thermoCommand(args[1:], stdout)
+	case "scan":
+		return scanCommand(args[1:], stdout)
+	case "trust":
+		return trustCommand(args[1:], stdout)
+	case "enroll":
+		return enrollCommand(c, args[1:], stdout)
+	case "sync":
+		return syncCommand(c, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "onepassctl", version)
 		return nil
+	case "ticket", "queue", "staff":
+		return queueCommand(c, args, stdout) // ticket.go
 	case "sim":
+		if len(args) > 1 && (args[1] == "appointment" || args[1] == "printer") {
+			return simQueueCommand(c, args[1:], stdout) // ticket.go
+		}
 		return simCommand(c, args[1:])
+	case "sim-reader":
+		return simReaderCLI(args[1:], stdout)
 	}
 	return usageError{fmt.Sprintf("unknown command %q", args[0])}
 }
@@ -131,8 +196,11 @@ func simCommand(c *client, args []string) error {
 		}
 		return c.post("/api/sim/temp", map[string]float64{"c": v})
 	case "code":
+		if len(args) == 3 && args[1] == "--image" {
+			return c.postImage("/api/sim/code/image", args[2])
+		}
 		if len(args) != 2 {
-			return usageError{"sim code needs the code's text as one argument (quote it)"}
+			return usageError{"sim code needs the code's text as one argument (quote it), or --image FILE"}
 		}
 		return c.post("/api/sim/code", map[string]string{"text": args[1]})
 	case "set-status":
@@ -154,31 +222,59 @@ func simCommand(c *client, args []string) error {
 }
 
 func status(c *client, stdout io.Writer) error {
-	var v kiosk.View
-	if err := c.get("/api/state", &v); err != nil {
+	var st ui.Status
+	err := c.get("/api/status", &st)
+	if errors.Is(err, errNotFound) {
+		// A daemon older than /api/status: its lane view carries state and health.
+		var v kiosk.View
+		if err := c.get("/api/state", &v); err != nil {
+			return err
+		}
+		st = ui.Status{Lane: v.Lane, State: v.State, Parts: v.Health}
+	} else if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "lane %s: %s", v.Lane, v.State)
-	if v.Outcome != "" {
-		fmt.Fprintf(stdout, " — %s (%s) %s", v.Outcome, v.Reason, v.TextEn)
+	if st.Version != "" {
+		fmt.Fprintf(stdout, "onepassd %s, up %s, health %s\n", st.Version, time.Duration(st.UptimeS)*time.Second, st.Health)
 	}
-	fmt.Fprintln(stdout)
-	names := make([]string, 0, len(v.Health))
-	for n := range v.Health {
+	fmt.Fprintf(stdout, "lane %s: %s\n", st.Lane, st.State)
+	names := make([]string, 0, len(st.Parts))
+	for n := range st.Parts {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	bad := false
 	for _, n := range names {
-		h := v.Health[n]
+		h := st.Parts[n]
 		fmt.Fprintf(stdout, "  %-12s %s\n", n, h)
 		bad = bad || h.State == device.Down
 	}
+	if st.Version != "" {
+		fmt.Fprintf(stdout, "outbox       %s\n", orNever(st.OutboxDepth, func(n int) string { return fmt.Sprintf("%d waiting for upload", n) }))
+		fmt.Fprintf(stdout, "replica age  %s\n", orNever(st.ReplicaAgeS, func(s float64) string { return (time.Duration(s) * time.Second).String() }))
+		fmt.Fprintf(stdout, "last sync    %s\n", orNever(st.LastSync, func(t time.Time) string {
+			return t.Local().Format(time.DateTime) + " (" + time.Since(t).Round(time.Second).String() + " ago)"
+		}))
+		for _, p := range st.Problems {
+			fmt.Fprintf(stdout, "problem      %s\n", p)
+		}
+	}
+	fmt.Fprintf(stdout, "onepassctl %s\n", version)
 	if bad {
 		return errors.New("a part is down")
 	}
 	return nil
 }
+
+func orNever[T any](v *T, f func(T) string) string {
+	if v == nil {
+		return "never"
+	}
+	return f(*v)
+}
+
+// errNotFound is a route this daemon does not have (an older version).
+var errNotFound = errors.New("onepassd does not know this request (older version?)")
 
 type client struct {
 	base string
@@ -208,6 +304,9 @@ func (c *client) do(method, path string, body any) (*http.Response, error) {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		if resp.StatusCode == http.StatusNotFound && strings.HasPrefix(path, "/api/sim/") {
 			return nil, errors.New("onepassd is not running with --sim")
+		}
+		if resp.StatusCode == http.StatusNotFound {
+			return nil, fmt.Errorf("%w: %s", errNotFound, path)
 		}
 		return nil, fmt.Errorf("onepassd: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	}

@@ -181,6 +181,8 @@ func TestEndToEnd(t *testing.T) {
 
 	d.onepassctl("sim", "temp", "38.1")
 	screenShows(t, ctx, "DENY", "体温异常，请到人工通道复测", "38.1")
+	// The feverish person walks away, so the next card's holder is measured on their own.
+	d.onepassctl("sim", "leave")
 
 	d.onepassctl("sim", "card", "--id", "110101199003074478", "--name", "李四")
 	screenShows(t, ctx, "DENY", "证件无效")

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/jonboulle/clockwork"
 
 	"onepass/cmd/internal/config"
@@ -37,8 +38,9 @@ Flags:
   --config FILE  TOML configuration (default %s; optional unless given)
   --data DIR     data directory holding onepass.db and keys (overrides "data", default /var/lib/onepass)
   --listen ADDR  address of the kiosk screen and local API (overrides "listen", default 127.0.0.1:8080)
-  --sim          simulate every part the configuration does not name explicitly, and act as the
-                 platform for the status replica; drive it with "onepassctl sim …"
+  --sim          simulate every part the configuration does not name explicitly, and run an
+                 embedded hub (the platform, over HTTPS with mutual TLS on loopback) unless
+                 [sync] hub names a real one; drive it with "onepassctl sim …"
   --version      print the version and exit
 
 The daemon logs to stderr and stops cleanly on SIGTERM or SIGINT.
@@ -101,15 +103,35 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 // serve assembles the kiosk and runs it until ctx is done.
 func serve(ctx context.Context, cfg config.Config, simulate bool, stdout io.Writer, logger *slog.Logger) error {
 	clock := clockwork.NewRealClock()
+	started := clock.Now()
 	kcfg := cfg.Kiosk()
 	if simulate && !cfg.Defined("policy", "absent_status") {
 		// The simulated platform publishes only exceptions (red, yellow), so an unknown person is green.
 		kcfg.Policy.AbsentStatus = "green"
 	}
 
+	// Bind first and answer at once with a "starting…" page, so the kiosk browser never meets a
+	// refused connection while the database and the devices open.
+	l, err := ui.Listen(cfg.Listen)
+	if err != nil {
+		return err
+	}
+	front := ui.NewStarting(version, logger)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 8)
+	go func() { errc <- front.Serve(ctx, l) }()
+
 	db, logHealth := openStore(ctx, cfg.Data, logger)
 	if db != nil {
 		defer db.Close()
+	}
+	// Sync first: in --sim the embedded hub enrolls the kiosk and delivers its keys and replica.
+	syn := newSyncer(cfg, db, simulate, clock, logger)
+	if simRoot, err := syn.start(ctx); err != nil {
+		logger.Error("sync with the platform is off", "err", err)
+	} else if simRoot != "" {
+		cfg.Trust.Root = simRoot // codes are trusted under the embedded hub's root
 	}
 	keys, err := loadKeys(filepath.Join(cfg.Data, "keys"), simulate)
 	if err != nil {
@@ -122,46 +144,67 @@ func serve(ctx context.Context, cfg config.Config, simulate bool, stdout io.Writ
 	}
 	parts, err := openParts(ctx, cfg, rig)
 	if err != nil {
+		cancel()
+		<-errc // the front door closes before the error is reported
 		return err
 	}
 	defer closeParts(parts, logger)
+	qs, err := openQueue(ctx, cfg, db, &parts, simulate, clock, logger)
+	if err != nil {
+		cancel()
+		<-errc
+		return err
+	}
 
-	opts := kiosk.Options{Keys: keys, Clock: clock, Logger: logger, LogHealth: logHealth}
+	opts := kiosk.Options{Keys: keys, Clock: clock, Logger: logger, LogHealth: logHealth, SyncHealth: syn.Health}
 	if db != nil {
 		opts.Log = db
 		opts.Replica = kiosk.StoreReplica{Store: db, Clock: clock}
 	} else {
 		opts.Log = brokenLog{logHealth.Reason}
 	}
+	if v := codesFor(cfg, db, clock, logger); v != nil {
+		opts.Codes = v
+	}
 	lane := kiosk.New(kcfg, parts, opts)
+	syn.attach(ctx, lane, kcfg.Policy)
 
 	extra := map[string]http.Handler{}
 	if rig != nil {
 		extra["/api/sim/"] = rig.Handler()
-		if db != nil {
-			extra["POST /api/sim/status"] = simStatusHandler(db, keys, clock)
+		extra["GET /api/sim"] = rig.Handler() // the simulator's state (signal outputs, tickets); "/api/sim/" alone redirects it away
+		extra["POST /api/sim/code/image"] = simImageHandler(rig)
+		if syn.hub != nil {
+			extra["POST /api/sim/status"] = syn.simStatusHandler()
 		}
 	}
-	srv := ui.New(lane, ui.Options{Addr: cfg.Listen, Extra: extra, Logger: logger})
-	l, err := srv.Listen()
-	if err != nil {
-		return err
-	}
+	syn.handlers(extra)
+	uo := ui.Options{Addr: cfg.Listen, Extra: extra, Logger: logger,
+		Status: statusFunc(started, db, opts.Replica, clock)}
+	qs.apply(&uo, lane) // queue tickets, staff console, hall screen (queue.go)
+	srv := ui.New(lane, uo)
+	front.Ready(srv.Handler())
 	url := "http://" + l.Addr().String() + "/"
 	fmt.Fprintln(stdout, "onepass kiosk screen:", url)
 	logger.Info("onepassd started", "version", version, "url", url, "data", cfg.Data, "sim", simulate)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 3)
-	go func() { errc <- srv.Serve(ctx, l) }()
 	go func() { errc <- lane.Run(ctx) }()
-	if simulate && db != nil {
-		go func() { errc <- runSimPlatform(ctx, db, clock, logger) }()
+	go func() { errc <- syn.run(ctx) }()
+	n := 3
+	nq, qerr := qs.start(ctx, srv, errc)
+	n += nq
+	if qerr != nil {
+		errc <- qerr // a staff listener that cannot start stops the daemon, as the main one does
+		n++
 	}
-	n := 2
-	if simulate && db != nil {
-		n = 3
+	if err := sdNotify(readyState(lane.View().Health)); err != nil {
+		logger.Warn("cannot tell systemd we are ready", "err", err)
+	}
+	if every, err := watchdogInterval(); err != nil {
+		logger.Warn("systemd watchdog settings unreadable: not feeding it", "err", err)
+	} else if every > 0 {
+		go func() { errc <- runWatchdog(ctx, every, lane.Alive, sdNotify, clock, logger) }()
+		n++
 	}
 	var first error
 	for range n {
@@ -170,6 +213,7 @@ func serve(ctx context.Context, cfg config.Config, simulate bool, stdout io.Writ
 			first = err
 		}
 		cancel() // one part stopping stops the daemon; systemd restarts it
+		sdNotify(sd.SdNotifyStopping)
 	}
 	logger.Info("onepassd stopped cleanly")
 	return first

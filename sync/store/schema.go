@@ -67,6 +67,84 @@ CREATE TABLE revoked (
 	expires INTEGER NOT NULL                              -- unix ms; the row may go after this
 ) WITHOUT ROWID;
 `,
+	// 3: queue tickets (kiosk/queue, see tickets.go and docs/queue.md). Ticket events go up
+	// through the outbox like visits: the outbox is rebuilt so a row names either a visit or a
+	// ticket event (exactly one), keeping seq and the visit rows as they were.
+	`
+CREATE TABLE tickets (
+	id          BLOB    PRIMARY KEY CHECK (length(id) = 16), -- UUIDv7
+	day         TEXT    NOT NULL,            -- business day YYYY-MM-DD (local, starting at the reset hour)
+	number      TEXT    NOT NULL,            -- display number, A012
+	origin      TEXT    NOT NULL,            -- the service that numbered it
+	service     TEXT    NOT NULL,            -- the service whose queue holds it (a transfer changes it)
+	priority    TEXT    NOT NULL DEFAULT '', -- '', elderly, disabled, pregnant
+	source      TEXT    NOT NULL,            -- kiosk, staff, appointment
+	visit_id    BLOB    UNIQUE,              -- the PASS it was taken after: one ticket per pass
+	appointment TEXT    UNIQUE,              -- booking reference of a check-in: one check-in per booking
+	slot        INTEGER NOT NULL DEFAULT 0,  -- booked slot start, unix ms
+	state       TEXT    NOT NULL CHECK (state IN ('waiting', 'called', 'served', 'no_show', 'expired')),
+	rank        INTEGER NOT NULL,            -- queue order of the day (issue order)
+	issued_at   INTEGER NOT NULL,            -- unix ms
+	called_at   INTEGER NOT NULL DEFAULT 0,  -- first call
+	counter     TEXT    NOT NULL DEFAULT '',
+	recalls     INTEGER NOT NULL DEFAULT 0,
+	done_at     INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (day, number)                     -- a number is never reused within a day
+) WITHOUT ROWID;
+CREATE INDEX tickets_open ON tickets (state, day);
+CREATE INDEX tickets_called ON tickets (day, called_at);
+
+-- The last number given per business day and service; kept after the day's tickets close.
+CREATE TABLE ticket_numbers (
+	day     TEXT    NOT NULL,
+	service TEXT    NOT NULL,
+	last    INTEGER NOT NULL,
+	PRIMARY KEY (day, service)
+) WITHOUT ROWID;
+
+-- What happened to a ticket, as uploaded: a copy of the ticket's fields at that moment.
+CREATE TABLE ticket_events (
+	id        BLOB    PRIMARY KEY CHECK (length(id) = 16), -- UUIDv7, the hub's de-duplication key
+	ticket_id BLOB    NOT NULL REFERENCES tickets (id),
+	at        INTEGER NOT NULL,
+	kind      TEXT    NOT NULL, -- issued, called, recalled, transferred, served, no_show, expired
+	day       TEXT    NOT NULL,
+	number    TEXT    NOT NULL,
+	service   TEXT    NOT NULL,
+	from_svc  TEXT    NOT NULL DEFAULT '', -- transferred: the service it left
+	counter   TEXT    NOT NULL DEFAULT '',
+	priority  TEXT    NOT NULL DEFAULT '',
+	source    TEXT    NOT NULL,
+	slot      INTEGER NOT NULL DEFAULT 0,
+	waited_ms INTEGER NOT NULL DEFAULT 0   -- issued → first call (or → close when never called)
+) WITHOUT ROWID;
+
+CREATE TABLE outbox_v3 (
+	seq             INTEGER PRIMARY KEY,
+	visit_id        BLOB    UNIQUE REFERENCES visits (id),
+	ticket_event_id BLOB    UNIQUE REFERENCES ticket_events (id),
+	CHECK ((visit_id IS NULL) != (ticket_event_id IS NULL))
+);
+INSERT INTO outbox_v3 (seq, visit_id) SELECT seq, visit_id FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v3 RENAME TO outbox;
+`,
+	// 4: sync state (sync/client, see syncstate.go and docs/sync-protocol.md): the status
+	// replica's partition digests, kept per change and compared with the hub's signed head, and
+	// the outbox records the hub refused (4xx), kept for the technician instead of dropped.
+	`
+CREATE TABLE status_digest (
+	partition INTEGER PRIMARY KEY CHECK (partition BETWEEN 0 AND 255), -- first byte of the person key
+	count     INTEGER NOT NULL,
+	digest    BLOB    NOT NULL CHECK (length(digest) = 16)             -- sum mod 2^128 of row hashes
+);
+CREATE TABLE quarantine (
+	id     BLOB    PRIMARY KEY CHECK (length(id) = 16), -- the visit or ticket event id
+	kind   TEXT    NOT NULL,                            -- visit, ticket
+	at     INTEGER NOT NULL,                            -- when the hub refused it, unix ms
+	reason TEXT    NOT NULL                             -- the hub's reason
+) WITHOUT ROWID;
+`,
 }
 
 // migrate brings the schema to len(migrations). Each step re-reads

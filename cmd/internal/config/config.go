@@ -14,6 +14,7 @@ import (
 
 	"onepass/device"
 	"onepass/kiosk"
+	"onepass/kiosk/healthcode"
 	"onepass/kiosk/policy"
 )
 
@@ -44,6 +45,10 @@ type Config struct {
 	Lane     Lane    `toml:"lane"`
 	Policy   Policy  `toml:"policy"`
 	Measure  Measure `toml:"measure"`
+	Trust    Trust   `toml:"trust"`
+	Sync     Sync    `toml:"sync"`
+	Queue    Queue   `toml:"queue"` // queue tickets (queue.go)
+	Staff    Staff   `toml:"staff"` // staff console and its logins (queue.go)
 
 	// Hardware parts: `driver` names the driver, every other key is the driver's.
 	Reader      map[string]any `toml:"reader"`
@@ -54,6 +59,31 @@ type Config struct {
 
 	// Set by Load: which keys the file gave explicitly (the daemon's --sim defaults yield to them).
 	defined func(key ...string) bool
+}
+
+// Trust is the [trust] section: the root key pinned at provisioning, which signs the trust list of
+// health-code issuers, and how far the device clock may be off before code times are not judged.
+type Trust struct {
+	Root    string   `toml:"root"`     // base64 SubjectPublicKeyInfo DER (ES256, EdDSA or SM2)
+	MaxSkew Duration `toml:"max_skew"` // default 2m
+}
+
+// RootKey is the pinned root key; nil when none is configured.
+func (t Trust) RootKey() (*healthcode.PublicKey, error) {
+	if t.Root == "" {
+		return nil, nil
+	}
+	return healthcode.RootFromBase64(t.Root)
+}
+
+// Sync is the [sync] section: how the kiosk syncs with the platform hub once enrolled
+// (`onepassctl enroll --hub URL --token T`).
+type Sync struct {
+	Hub          string   `toml:"hub"`           // https://…; overrides the URL given at enrollment
+	PullInterval Duration `toml:"pull_interval"` // status, trust list, revocations, policy, keys
+	PushInterval Duration `toml:"push_interval"` // visit and ticket uploads
+	MaxBackoff   Duration `toml:"max_backoff"`   // cap of the retry wait while the hub is unreachable
+	OutboxLimit  int      `toml:"outbox_limit"`  // more waiting records raise the alarm (never dropped)
 }
 
 // Lane is the [lane] section.
@@ -74,13 +104,26 @@ type Policy struct {
 
 // Measure is the [measure] section: how readings become one temperature.
 type Measure struct {
-	PresenceDeltaC float64 `toml:"presence_delta_c"`
-	MinObjectC     float64 `toml:"min_object_c"`
-	Window         int     `toml:"window"`
-	ToleranceC     float64 `toml:"tolerance_c"`
-	OffsetC        float64 `toml:"offset_c"`
-	RangeMinC      float64 `toml:"range_min_c"`
-	RangeMaxC      float64 `toml:"range_max_c"`
+	PresenceDeltaC      float64  `toml:"presence_delta_c"`
+	MinObjectC          float64  `toml:"min_object_c"`
+	Settle              Duration `toml:"settle"`
+	Window              int      `toml:"window"`
+	ToleranceC          float64  `toml:"tolerance_c"`
+	OffsetC             float64  `toml:"offset_c"`
+	CompensationK       float64  `toml:"compensation_k"`
+	CompensationOffsetC float64  `toml:"compensation_offset_c"`
+	AmbientOffsetC      float64  `toml:"ambient_offset_c"`
+	AmbientMinC         float64  `toml:"ambient_min_c"`
+	AmbientMaxC         float64  `toml:"ambient_max_c"`
+	RangeMinC           float64  `toml:"range_min_c"`
+	RangeMaxC           float64  `toml:"range_max_c"`
+}
+
+func (m Measure) kiosk() kiosk.MeasureConfig {
+	return kiosk.MeasureConfig{PresenceDeltaC: m.PresenceDeltaC, MinObjectC: m.MinObjectC, Settle: m.Settle.Duration,
+		Window: m.Window, ToleranceC: m.ToleranceC, OffsetC: m.OffsetC, CompensationK: m.CompensationK,
+		CompensationOffsetC: m.CompensationOffsetC, AmbientOffsetC: m.AmbientOffsetC,
+		AmbientMinC: m.AmbientMinC, AmbientMaxC: m.AmbientMaxC, RangeMinC: m.RangeMinC, RangeMaxC: m.RangeMaxC}
 }
 
 // Default returns the configuration used when the file says nothing.
@@ -90,11 +133,18 @@ func Default() Config {
 		Listen:   "127.0.0.1:8080",
 		Data:     "/var/lib/onepass",
 		LogLevel: "info",
+		Trust:    Trust{MaxSkew: Duration{healthcode.DefaultMaxSkew}},
+		Sync: Sync{PullInterval: Duration{time.Minute}, PushInterval: Duration{5 * time.Second},
+			MaxBackoff: Duration{5 * time.Minute}, OutboxLimit: 100_000},
 		Lane: Lane{ID: k.Lane, ShowSeconds: k.ShowFor.Seconds(), MeasureTimeout: Duration{k.MeasureTimeout},
 			PollInterval: Duration{k.PollEvery}, GatePulse: Duration{k.GatePulse}},
 		Policy: Policy{FeverC: p.FeverC, StatusMaxAge: Duration{p.StatusMaxAge}, AbsentStatus: string(p.AbsentStatus)},
-		Measure: Measure{PresenceDeltaC: m.PresenceDeltaC, MinObjectC: m.MinObjectC, Window: m.Window,
-			ToleranceC: m.ToleranceC, OffsetC: m.OffsetC, RangeMinC: m.RangeMinC, RangeMaxC: m.RangeMaxC},
+		Measure: Measure{PresenceDeltaC: m.PresenceDeltaC, MinObjectC: m.MinObjectC, Settle: Duration{m.Settle},
+			Window: m.Window, ToleranceC: m.ToleranceC, OffsetC: m.OffsetC, CompensationK: m.CompensationK,
+			CompensationOffsetC: m.CompensationOffsetC, AmbientOffsetC: m.AmbientOffsetC,
+			AmbientMinC: m.AmbientMinC, AmbientMaxC: m.AmbientMaxC, RangeMinC: m.RangeMinC, RangeMaxC: m.RangeMaxC},
+		Queue:   defaultQueue(),
+		Staff:   defaultStaff(),
 		defined: func(...string) bool { return false },
 	}
 }
@@ -154,6 +204,27 @@ func (c Config) Validate() error {
 	if c.Lane.ID == "" {
 		bad("lane.id", "must not be empty")
 	}
+	if _, err := c.Trust.RootKey(); err != nil {
+		bad("trust.root", "%v", err)
+	}
+	if d := c.Trust.MaxSkew.Duration; d < time.Second || d > 24*time.Hour {
+		bad("trust.max_skew", "%s: want 1s–24h", d)
+	}
+	if h := c.Sync.Hub; h != "" && !strings.HasPrefix(h, "https://") {
+		bad("sync.hub", "%q: want https://host[:port] (mutual TLS)", h)
+	}
+	if d := c.Sync.PullInterval.Duration; d < time.Second || d > 24*time.Hour {
+		bad("sync.pull_interval", "%s: want 1s–24h", d)
+	}
+	if d := c.Sync.PushInterval.Duration; d < 100*time.Millisecond || d > time.Hour {
+		bad("sync.push_interval", "%s: want 100ms–1h", d)
+	}
+	if d := c.Sync.MaxBackoff.Duration; d < time.Second || d > 24*time.Hour {
+		bad("sync.max_backoff", "%s: want 1s–24h", d)
+	}
+	if n := c.Sync.OutboxLimit; n < 100 || n > 100_000_000 {
+		bad("sync.outbox_limit", "%d: want 100–100000000", n)
+	}
 	if c.Lane.ShowSeconds < 1 || c.Lane.ShowSeconds > 60 {
 		bad("lane.show_seconds", "%g: want 1–60", c.Lane.ShowSeconds)
 	}
@@ -182,6 +253,21 @@ func (c Config) Validate() error {
 	if m.RangeMinC >= m.RangeMaxC {
 		bad("measure.range_min_c", "%g must be below range_max_c %g", m.RangeMinC, m.RangeMaxC)
 	}
+	if d := m.Settle.Duration; d < 0 || d > 5*time.Second {
+		bad("measure.settle", "%s: want 0–5s", d)
+	}
+	if m.CompensationK < 0 || m.CompensationK > 1 {
+		bad("measure.compensation_k", "%g: want 0…1 (0.19 from the published forehead model)", m.CompensationK)
+	}
+	if m.CompensationOffsetC < -3 || m.CompensationOffsetC > 3 {
+		bad("measure.compensation_offset_c", "%g: want −3…3", m.CompensationOffsetC)
+	}
+	if m.AmbientOffsetC < -15 || m.AmbientOffsetC > 15 {
+		bad("measure.ambient_offset_c", "%g: want −15…15", m.AmbientOffsetC)
+	}
+	if m.AmbientMinC >= m.AmbientMaxC {
+		bad("measure.ambient_min_c", "%g must be below ambient_max_c %g", m.AmbientMinC, m.AmbientMaxC)
+	}
 	for name, sec := range c.parts() {
 		if len(sec) == 0 {
 			continue
@@ -190,6 +276,7 @@ func (c Config) Validate() error {
 			bad(name+".driver", "missing: name the driver (known: %s)", strings.Join(device.Drivers()[name], ", "))
 		}
 	}
+	c.validateQueue(bad)
 	return errors.Join(errs...)
 }
 
@@ -225,7 +312,6 @@ func (c Config) Kiosk() kiosk.Config {
 		Lane: c.Lane.ID, ShowFor: time.Duration(c.Lane.ShowSeconds * float64(time.Second)),
 		MeasureTimeout: c.Lane.MeasureTimeout.Duration, PollEvery: c.Lane.PollInterval.Duration,
 		GatePulse: c.Lane.GatePulse.Duration, Policy: c.policy(),
-		Measure: kiosk.MeasureConfig{PresenceDeltaC: m.PresenceDeltaC, MinObjectC: m.MinObjectC, Window: m.Window,
-			ToleranceC: m.ToleranceC, OffsetC: m.OffsetC, RangeMinC: m.RangeMinC, RangeMaxC: m.RangeMaxC},
+		Measure: m.kiosk(),
 	}
 }

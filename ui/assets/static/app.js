@@ -9,6 +9,8 @@ const T = {
     toggle: 'English', reconnect: '连接中…', name: '姓名', idno: '证件号', temp: '体温', sep: '；',
     down: '故障', degraded: '异常', locale: 'zh-CN', htmlLang: 'zh-CN',
     parts: { reader: '读卡器', thermometer: '测温仪', camera: '扫码摄像头', printer: '打印机', signal: '闸机', store: '数据存储' },
+    pick: '请选择办理业务', yourNo: '您的号码', ahead: (n) => `前面还有 ${n} 人等候`, done: '完成',
+    print: { printing: '正在打印号票…', printed: '请取走号票，留意叫号', failed: '号票未能打印，请记住您的号码', off: '请记住您的号码，留意叫号' },
   },
   en: {
     idle: ['Please place your ID card or show your health code', 'Put your ID card on the reader, or hold your health code up to the scanner'],
@@ -16,6 +18,8 @@ const T = {
     toggle: '中文', reconnect: 'Reconnecting…', name: 'Name', idno: 'ID', temp: 'Temperature', sep: '; ',
     down: 'down', degraded: 'degraded', locale: 'en-GB', htmlLang: 'en',
     parts: { reader: 'Card reader', thermometer: 'Thermometer', camera: 'Code scanner', printer: 'Printer', signal: 'Gate', store: 'Storage' },
+    pick: 'Choose your service', yourNo: 'Your number', ahead: (n) => `${n} ahead of you`, done: 'Done',
+    print: { printing: 'Printing your ticket…', printed: 'Please take your ticket', failed: 'Ticket not printed: please remember your number', off: 'Please remember your number' },
   },
 };
 const ICON = { PASS: 'pass', DENY: 'deny', MANUAL: 'manual', RETRY: 'retry', idle: 'card', measuring: 'temp' };
@@ -90,7 +94,131 @@ function render() {
   $('lang').textContent = t.toggle;
   $('lang').dataset.lang = lang;
   $('conn').textContent = t.reconnect;
+  renderTicket(t);
   clock();
+}
+
+// Queue tickets. After a PASS the citizen picks a service and sees the number large, for a while
+// after the lane has gone back to idle; a print failure leaves the number on screen longer.
+const PICK_MS = 45000;
+const SHOW_MS = 60000;
+const tickets = { enabled: false, services: [], step: '', passId: '', until: 0, issued: null, print: '', msg: '' };
+
+function renderTicket(t) {
+  const on = tickets.enabled && tickets.step !== '' && Date.now() < tickets.until;
+  if (!on) tickets.step = '';
+  document.body.dataset.ticket = on ? tickets.step : '';
+  show($('ticket'), on);
+  $('ticket').dataset.step = on ? tickets.step : '';
+  if (!on) return;
+  $('ticket-title').textContent = tickets.step === 'pick' ? t.pick : '';
+  show($('services'), tickets.step === 'pick');
+  show($('ticket-shown'), tickets.step === 'show');
+  if (tickets.step === 'pick' && $('services').childElementCount !== tickets.services.length * 1) buildServices();
+  for (const b of $('services').children) {
+    const s = tickets.services.find((x) => x.code === b.dataset.service);
+    b.firstElementChild.textContent = s ? (lang === 'en' && s.name_en ? s.name_en : s.name) : '';
+  }
+  const is = tickets.issued;
+  if (is) {
+    $('ticket-label').textContent = t.yourNo;
+    $('ticket-no').textContent = is.ticket.number;
+    const svc = tickets.services.find((x) => x.code === is.ticket.service);
+    const name = svc ? (lang === 'en' && svc.name_en ? svc.name_en : svc.name) : is.ticket.service_name;
+    $('ticket-info').textContent = name + ' · ' + t.ahead(is.ahead);
+    $('ticket-print').dataset.print = tickets.print;
+    $('ticket-print').textContent = t.print[tickets.print] || '';
+  }
+  $('ticket-msg').textContent = tickets.msg;
+  $('ticket-done').textContent = t.done;
+}
+
+function buildServices() {
+  $('services').replaceChildren(...tickets.services.map((s) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'svc';
+    b.dataset.service = s.code;
+    const name = document.createElement('span');
+    const code = document.createElement('span');
+    code.className = 'code';
+    code.textContent = s.code;
+    b.append(name, code);
+    b.addEventListener('click', () => takeTicket(s.code));
+    return b;
+  }));
+}
+
+async function takeTicket(code) {
+  const passId = tickets.passId;
+  tickets.msg = '';
+  let res, body;
+  try {
+    res = await fetch('/api/tickets/kiosk', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ pass_id: passId, service: code }) });
+    body = await res.json();
+  } catch (_) {
+    res = { ok: false };
+  }
+  if (tickets.passId !== passId) return; // the next person came meanwhile
+  if (!res.ok) {
+    tickets.msg = body ? (lang === 'en' ? body.en : body.zh) : T[lang].reconnect;
+    render();
+    return;
+  }
+  tickets.step = 'show';
+  tickets.issued = body;
+  tickets.print = body.existing ? 'printed' : (body.printing ? 'printing' : 'off');
+  tickets.until = Date.now() + SHOW_MS;
+  render();
+  if (lastBoard) onBoard(lastBoard); // the print may have finished before the answer came
+}
+
+// onTicketView starts the picker on a new PASS and ends the ticket screens when the next person
+// starts a pass.
+function onTicketView(v) {
+  if (!tickets.enabled) return;
+  const decidedNow = v.state === 'decided' || v.state === 'showing';
+  if (decidedNow && v.outcome === 'PASS' && v.pass_id && v.pass_id !== tickets.passId) {
+    Object.assign(tickets, { step: 'pick', passId: v.pass_id, until: Date.now() + PICK_MS, issued: null, print: '', msg: '' });
+  } else if (v.state === 'identified' || v.state === 'measuring' || (decidedNow && v.pass_id !== tickets.passId)) {
+    tickets.step = '';
+  }
+}
+
+let lastBoard = null;
+function onBoard(b) {
+  lastBoard = b;
+  const k = b.kiosk;
+  if (k && !tickets.issued && tickets.step === 'pick' && k.pass_id && k.pass_id === tickets.passId) {
+    // An appointment code shown to the camera after this PASS became a ticket.
+    Object.assign(tickets, { step: 'show', until: Date.now() + SHOW_MS, msg: '',
+      issued: { ticket: { number: k.number, service: k.service, service_name: k.service_name }, ahead: k.ahead } });
+    tickets.print = k.print;
+    render();
+  }
+  const is = tickets.issued;
+  if (k && is && k.number === is.ticket.number && k.print !== tickets.print) {
+    tickets.print = k.print;
+    if (k.print === 'failed') tickets.until = Date.now() + SHOW_MS; // keep the number up
+    render();
+  }
+}
+
+async function startTickets() {
+  try {
+    const res = await fetch('/hall/state');
+    if (!res.ok) return; // no queue on this kiosk
+    const b = await res.json();
+    tickets.services = b.services || [];
+    tickets.enabled = tickets.services.length > 0;
+  } catch (_) {
+    return;
+  }
+  const es = new EventSource('/hall/events');
+  es.addEventListener('board', (e) => onBoard(JSON.parse(e.data)));
+  $('ticket-done').addEventListener('click', () => { tickets.step = ''; render(); });
+  setInterval(() => { if (tickets.step && Date.now() >= tickets.until) render(); }, 1000);
+  if (view) { onTicketView(view); render(); }
 }
 
 function play(name, version) {
@@ -113,6 +241,7 @@ function onView(v) {
   const speak = seen !== null && v.version > seen && v.sound && said(v) !== said(view);
   view = v;
   seen = v.version;
+  onTicketView(v);
   render();
   if (speak) play(v.sound, v.version);
 }
@@ -150,3 +279,4 @@ $('lang').addEventListener('click', () => {
 setInterval(clock, 1000);
 render();
 connect();
+startTickets();

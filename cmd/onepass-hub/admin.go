@@ -1,0 +1,446 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"onepass/kiosk/healthcode"
+	"onepass/kiosk/identity"
+	"onepass/sync/hub"
+	"onepass/sync/wire"
+)
+
+// adminUsage is a usage error of an admin command.
+type adminUsage string
+
+func (e adminUsage) Error() string { return string(e) }
+
+// admin runs the hub's own commands against its data directory. They write the same SQLite file
+// a running `serve` reads, so they work while it serves.
+func admin(dir string, args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	err := adminRun(ctx, dir, args, stdout, stderr)
+	var ue adminUsage
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "onepass-hub: %s\n\n%s", err, usage)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "onepass-hub:", err)
+		return 1
+	}
+}
+
+func adminRun(ctx context.Context, dir string, args []string, stdout, stderr io.Writer) error {
+	sub := ""
+	if len(args) > 1 {
+		sub = args[1]
+	}
+	cmd := args[0]
+	switch cmd {
+	case "init":
+		if sub != "keys" {
+			return adminUsage("init: did you mean `init keys`?")
+		}
+		return initKeys(dir, args[2:], stdout)
+	case "root":
+		spki, err := hub.RootSPKI(dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(spki))
+		return nil
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	h, err := hub.Open(ctx, dir, hub.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	switch cmd + " " + sub {
+	case "serve " + sub:
+		return serve(ctx, h, args[1:], stdout, logger)
+	case "token " + sub:
+		return token(ctx, h, args[1:], stdout)
+	case "status set":
+		return statusSet(ctx, h, args[2:], stdout)
+	case "issuer add":
+		return issuerAdd(ctx, h, args[2:], stdout)
+	case "issuer revoke":
+		return issuerRevoke(ctx, h, args[2:], stdout)
+	case "code revoke":
+		return codeRevoke(ctx, h, args[2:], stdout)
+	case "policy set":
+		return policySet(ctx, h, args[2:], stdout)
+	case "keys rotate":
+		epoch, dropped, err := h.RotateDeploymentKey(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "deployment key epoch %d; kiosks switch after their next snapshot", epoch)
+		if dropped > 0 {
+			fmt.Fprintf(stdout, "; %d persons without a sealed ID could not be re-keyed and were dropped", dropped)
+		}
+		fmt.Fprintln(stdout)
+		return nil
+	case "devices list":
+		return devicesList(ctx, h, args[2:], stdout)
+	case "devices revoke":
+		if len(args) != 3 {
+			return adminUsage("devices revoke needs one device ID")
+		}
+		if err := h.RevokeDevice(ctx, args[2]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "device %s revoked: the hub refuses it from its next request on\n", args[2])
+		return nil
+	case "visits export":
+		return visitsExport(ctx, h, args[2:], stdout)
+	}
+	return adminUsage(fmt.Sprintf("unknown command %q", strings.TrimSpace(cmd+" "+sub)))
+}
+
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return adminUsage(fs.Name() + ": " + err.Error())
+	}
+	if fs.NArg() > 0 {
+		return adminUsage(fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0)))
+	}
+	return nil
+}
+
+func initKeys(dir string, args []string, stdout io.Writer) error {
+	fs := newFlags("init keys")
+	hosts := fs.String("host", "localhost,127.0.0.1,::1", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var hs []string
+	for h := range strings.SplitSeq(*hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hs = append(hs, h)
+		}
+	}
+	if err := hub.Init(dir, hub.InitOptions{Hosts: hs}); err != nil {
+		return err
+	}
+	spki, err := hub.RootSPKI(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "hub keys created in %s/keys (TLS names: %s)\n", dir, strings.Join(hs, ", "))
+	fmt.Fprintf(stdout, "pin this root key in every kiosk's configuration:\n\n[trust]\nroot = %q\n", base64.StdEncoding.EncodeToString(spki))
+	return nil
+}
+
+func serve(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer, logger *slog.Logger) error {
+	fs := newFlags("serve")
+	listen := fs.String("listen", ":8443", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger.Info("onepass-hub serving", "listen", *listen, "data", h.Dir(), "version", version)
+	fmt.Fprintf(stdout, "onepass hub: https://%s\n", *listen)
+	return h.ListenAndServe(ctx, *listen)
+}
+
+func token(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {
+	fs := newFlags("token")
+	hall := fs.String("hall", "", "")
+	lanes := fs.Int("lanes", 1, "")
+	valid := fs.Duration("valid", 24*time.Hour, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *hall == "" {
+		return adminUsage("token needs --hall")
+	}
+	tok, err := h.NewToken(ctx, *hall, *lanes, *valid)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, tok)
+	return nil
+}
+
+func statusSet(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {
+	fs := newFlags("status set")
+	id := fs.String("id", "", "")
+	st := fs.String("status", "", "")
+	typ := fs.Int("type", int(identity.CertResident), "")
+	reason := fs.String("reason", "", "")
+	valid := fs.Duration("valid", 0, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *id == "" || *st == "" {
+		return adminUsage("status set needs --id and --status")
+	}
+	status, err := hub.ParseStatus(*st)
+	if err != nil {
+		return adminUsage(err.Error())
+	}
+	seq, err := h.SetStatus(ctx, hub.PersonRef{Type: identity.CertType(*typ), Number: *id}, status, *reason, *valid)
+	if err != nil {
+		return err
+	}
+	// The number is never echoed in full.
+	fmt.Fprintf(stdout, "%s: %s (status sequence %d)\n", identity.MaskID(strings.ToUpper(*id)), *st, seq)
+	return nil
+}
+
+// readPublicKey takes an issuer key file: a PKCS #8 private key PEM (its public half is used), a
+// "PUBLIC KEY" PEM, or base64 SubjectPublicKeyInfo DER as `code keygen` prints it.
+func readPublicKey(path string) (*healthcode.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if blk, _ := pem.Decode(b); blk != nil {
+		switch blk.Type {
+		case "PRIVATE KEY":
+			k, err := healthcode.ParsePrivateKeyPEM(b)
+			if err != nil {
+				return nil, err
+			}
+			return k.Public(), nil
+		case "PUBLIC KEY":
+			return healthcode.ParsePublicKey(blk.Bytes)
+		}
+		return nil, fmt.Errorf("%s: PEM block %q is not a key", path, blk.Type)
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: neither PEM nor base64 SubjectPublicKeyInfo", path)
+	}
+	return healthcode.ParsePublicKey(der)
+}
+
+func parseTime(name, s string, def time.Time) (time.Time, error) {
+	if s == "" {
+		return def, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, adminUsage(fmt.Sprintf("--%s %q: want RFC 3339 time", name, s))
+	}
+	return t, nil
+}
+
+func issuerAdd(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {
+	fs := newFlags("issuer add")
+	id := fs.String("id", "", "")
+	keyFile := fs.String("key", "", "")
+	name := fs.String("name", "", "")
+	region := fs.String("region", "", "")
+	classes := fs.String("classes", "", "")
+	notBefore := fs.String("not-before", "", "")
+	notAfter := fs.String("not-after", "", "")
+	years := fs.Int("years", 2, "")
+	bt := fs.Uint("bind-time", 1, "")
+	bm := fs.Uint("bind-memory-kib", 8192, "")
+	bp := fs.Uint("bind-threads", 1, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *id == "" || *keyFile == "" {
+		return adminUsage("issuer add needs --id and --key")
+	}
+	pub, err := readPublicKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	nb, err := parseTime("not-before", *notBefore, time.Now().Add(-time.Hour))
+	if err != nil {
+		return err
+	}
+	na, err := parseTime("not-after", *notAfter, nb.AddDate(*years, 0, 0))
+	if err != nil {
+		return err
+	}
+	iss := wire.TrustIssuer{ID: *id, Name: *name, Region: *region,
+		Binding: wire.TrustBinding{Time: uint32(*bt), MemoryKiB: uint32(*bm), Threads: uint8(*bp)},
+		Keys:    []wire.TrustKey{{Alg: string(pub.Alg()), PublicKey: pub.SPKI(), NotBefore: nb, NotAfter: na}}}
+	if *classes != "" {
+		for c := range strings.SplitSeq(*classes, ",") {
+			v, err := strconv.Atoi(strings.TrimSpace(c))
+			if err != nil {
+				return adminUsage(fmt.Sprintf("--classes %q: want numbers like 1,2,3", *classes))
+			}
+			iss.Classes = append(iss.Classes, v)
+		}
+	}
+	seq, err := h.AddIssuer(ctx, iss)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "issuer %s key %s (%s) added; trust list seq %d\n", *id, base64.StdEncoding.EncodeToString(pub.Kid()), pub.Alg(), seq)
+	return nil
+}
+
+func issuerRevoke(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {
+	fs := newFlags("issuer revoke")
+	id := fs.String("id", "", "")
+	kid := fs.String("kid", "", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return adminUsage("issuer revoke needs --id")
+	}
+	var k []byte
+	if *kid != "" {
+		var err error
+		if k, err = base64.StdEncoding.DecodeString(*kid); err != nil {
+			return adminUsage("--kid: want base64")
+		}
+	}
+	seq, err := h.RevokeIssuer(ctx, *id, k)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "trust list seq %d published without it\n", seq)
+	return nil
+}
+
+func codeRevoke(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {
+	fs := newFlags("code revoke")
+	cid := fs.String("cid", "", "")
+	valid := fs.Duration("valid", 7*24*time.Hour, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	b, err := hex.DecodeString(*cid)
+	if err != nil {
+		b, err = base64.StdEncoding.DecodeString(*cid)
+	}
+	if err != nil || len(b) != wire.CodeIDSize {
+		return adminUsage("code revoke needs --cid: 16 bytes in hex or base64")
+	}
+	seq, err := h.RevokeCode(ctx, b, time.Now().Add(*valid))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "code %x revoked (revoked stream seq %d)\n", b, seq)
+	return nil
+}
+
+func policySet(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {
+	fs := newFlags("policy set")
+	fever := fs.Float64("fever-c", 0, "")
+	maxAge := fs.String("status-max-age", "", "")
+	hardAge := fs.String("hard-max-age", "", "")
+	absent := fs.String("absent-status", "", "")
+	from := fs.String("valid-from", "", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	vf, err := parseTime("valid-from", *from, time.Time{})
+	if err != nil {
+		return err
+	}
+	v, err := h.SetPolicy(ctx, wire.PolicyVersion{ValidFrom: vf, FeverC: *fever, StatusMaxAge: *maxAge, HardMaxAge: *hardAge, AbsentStatus: *absent})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "policy version %d published\n", v)
+	return nil
+}
+
+func devicesList(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {
+	fs := newFlags("devices list")
+	asJSON := fs.Bool("json", false, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	ds, err := h.Devices(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, d := range ds {
+			if err := enc.Encode(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	now := time.Now()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tHALL\tLANES\tLAST SEEN\tOUTBOX\tLAG\tSOFTWARE\tSTATE")
+	for _, d := range ds {
+		seen, lag, state := "never", "-", "ok"
+		if !d.LastSeen.IsZero() {
+			seen = now.Sub(d.LastSeen).Round(time.Second).String() + " ago"
+		}
+		if !d.OutboxOldest.IsZero() && d.OutboxDepth > 0 {
+			lag = now.Sub(d.OutboxOldest).Round(time.Second).String()
+		}
+		if !d.RevokedAt.IsZero() {
+			state = "revoked " + d.RevokedAt.Local().Format("2006-01-02 15:04")
+		} else if now.After(d.CertExpires) {
+			state = "certificate expired"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.Hall, d.Lanes, seen, d.OutboxDepth, lag, d.Software, state)
+	}
+	return tw.Flush()
+}
+
+func visitsExport(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {
+	fs := newFlags("visits export")
+	format := fs.String("format", "csv", "")
+	since := fs.String("since", "", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	t, err := parseTime("since", *since, time.Time{})
+	if err != nil {
+		return err
+	}
+	switch *format {
+	case "jsonl":
+		enc := json.NewEncoder(stdout)
+		return h.Visits(ctx, t, func(v hub.VisitRecord) error { return enc.Encode(v) })
+	case "csv":
+		w := csv.NewWriter(stdout)
+		w.Write([]string{"id", "device", "received_at", "at", "lane", "method", "person_key", "sealed_id", "masked_name", "temp_c", "outcome", "reason"})
+		err := h.Visits(ctx, t, func(v hub.VisitRecord) error {
+			temp := ""
+			if v.TempC != nil {
+				temp = strconv.FormatFloat(*v.TempC, 'f', 1, 64)
+			}
+			return w.Write([]string{v.ID, v.Device, v.ReceivedAt.Format(time.RFC3339Nano), v.At.Format(time.RFC3339Nano), v.Lane, v.Method,
+				base64.StdEncoding.EncodeToString(v.PersonKey), base64.StdEncoding.EncodeToString(v.SealedID), v.MaskedName, temp, v.Outcome, v.Reason})
+		})
+		w.Flush()
+		return errors.Join(err, w.Error())
+	}
+	return adminUsage(fmt.Sprintf("visits export --format %q: want csv or jsonl", *format))
+}

@@ -1,0 +1,96 @@
+// Command onepass-hub is the reference platform server (sync/hub) and its admin commands.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+// version is set at build time: -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `onepass-hub — the onepass reference platform
+
+Usage: onepass-hub [--data DIR] COMMAND [ARGS]
+
+Commands:
+  init keys [--host NAME,IP,…]      create the root, device-CA, TLS, batch and platform keys;
+                                    prints the root key for the kiosks' [trust] root
+  root                              print the root key (base64 SubjectPublicKeyInfo DER)
+  serve [--listen ADDR]             serve kiosks over mutual TLS (default :8443)
+  token --hall HALL [--lanes N] [--valid 24h]
+                                    make a one-time enrollment token
+  status set --id ID --status green|yellow|red|unknown [--type 10] [--reason TEXT] [--valid 24h]
+                                    set a person's status (stored as person key + sealed ID only)
+  issuer add --id ID --key FILE [--name NAME] [--region CODE] [--classes 1,2,3]
+             [--not-before TIME] [--not-after TIME | --years 2]
+                                    add a code issuer (or a key of one) to the trust list
+  issuer revoke --id ID [--kid BASE64]
+                                    remove an issuer (or one of its keys) from the trust list
+  code revoke --cid HEX|BASE64 [--valid 7d]
+                                    revoke a health code (until it would have expired anyway)
+  code …                            JKM1 health codes: issue, keygen, trust-list (onepass-hub code help)
+  policy set [--fever-c C] [--status-max-age D] [--hard-max-age D] [--absent-status manual|green]
+             [--valid-from TIME]    publish a new hall policy version
+  keys rotate                       start a new deployment-key epoch (every person re-keyed)
+  devices list [--json]             enrolled devices: last seen, outbox depth and lag
+  devices revoke ID                 refuse a device's certificate from its next request on
+  visits export [--format csv|jsonl] [--since TIME]
+                                    every received visit on stdout
+  version                           print the version
+
+Flags:
+  --data DIR   the hub's data directory (default $ONEPASS_HUB_DATA or /var/lib/onepass-hub)
+
+TIME is RFC 3339 (2026-12-01T08:00:00+08:00). Exit status: 0 done, 1 failed, 2 bad usage.
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	dataDir := os.Getenv("ONEPASS_HUB_DATA")
+	if dataDir == "" {
+		dataDir = "/var/lib/onepass-hub"
+	}
+	for len(args) > 0 && (args[0] == "--data" || args[0] == "-data") {
+		if len(args) < 2 {
+			fmt.Fprint(stderr, "onepass-hub: --data needs a directory\n\n"+usage)
+			return 2
+		}
+		dataDir, args = args[1], args[2:]
+	}
+	if len(args) > 0 {
+		if d, ok := cutFlag(args[0], "--data="); ok {
+			dataDir, args = d, args[1:]
+		}
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "code":
+		if len(args) > 1 && args[1] == "revoke" {
+			return admin(dataDir, args, stdout, stderr)
+		}
+		return codeCommand(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "onepass-hub", version)
+		return 0
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "init", "root", "serve", "token", "status", "issuer", "policy", "keys", "devices", "visits":
+		return admin(dataDir, args, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "onepass-hub: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func cutFlag(arg, prefix string) (string, bool) {
+	if len(arg) > len(prefix) && arg[:len(prefix)] == prefix {
+		return arg[len(prefix):], true
+	}
+	return "", false
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"golang.org/x/crypto/bcrypt"
+
+	"onepass/cmd/internal/config"
+	"onepass/device"
+	"onepass/kiosk"
+	"onepass/kiosk/queue"
+	"onepass/sync/store"
+	"onepass/ui"
+)
+
+// queueSetup is the hall's queue in the daemon: the queue itself, the staff console's logins,
+// the LAN listener and, in --sim, a booking system that signs appointment codes.
+type queueSetup struct {
+	q       *queue.Queue
+	db      *store.Store
+	cfg     config.Config
+	staff   ui.StaffOptions
+	apptKey ed25519.PrivateKey // --sim only
+	printer device.TicketPrinter
+	log     *slog.Logger
+}
+
+// openQueue opens the queue when [queue] enabled = true, or in --sim unless the file says
+// enabled = false. The queue needs the database; without one it stays off and says so. A camera
+// is wrapped so that appointment codes shown to it go to the queue rather than the lane.
+func openQueue(ctx context.Context, cfg config.Config, db *store.Store, parts *kiosk.Parts, simulate bool,
+	clock clockwork.Clock, logger *slog.Logger) (*queueSetup, error) {
+	on := cfg.Queue.Enabled || (simulate && !cfg.Defined("queue", "enabled"))
+	if !on {
+		return nil, nil
+	}
+	log := logger.With("component", "queue")
+	if db == nil {
+		log.Error("queue tickets are off: the database is not open")
+		return nil, nil
+	}
+	qc, err := cfg.QueueConfig()
+	if err != nil {
+		return nil, fmt.Errorf("[queue]: %w", err)
+	}
+	qs := &queueSetup{db: db, cfg: cfg, printer: parts.Printer, log: log}
+	if simulate {
+		if qc.Hall == "" {
+			qc.Hall = "模拟政务服务大厅"
+		}
+		if qc.TicketURL == "" {
+			qc.TicketURL = "https://hall.example.invalid/t/{id}"
+		}
+		// The simulated booking system: `onepassctl sim appointment` asks it for a code.
+		pub, priv, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			return nil, fmt.Errorf("sim appointment key: %w", err)
+		}
+		qc.AppointmentKeys = append(qc.AppointmentKeys, pub)
+		qs.apptKey = priv
+	}
+	qs.q, err = queue.New(ctx, qc, db, queue.Options{Clock: clock, Logger: logger, Printer: parts.Printer})
+	if err != nil {
+		return nil, err
+	}
+	users, err := cfg.StaffUsers()
+	if err != nil {
+		return nil, fmt.Errorf("[staff]: %w", err)
+	}
+	if len(users) == 0 && simulate {
+		// A demo login for `make run`; never outside --sim.
+		h, _ := bcrypt.GenerateFromPassword([]byte("1234"), bcrypt.DefaultCost)
+		users = []config.StaffUser{{ID: "demo", Name: "演示", Counter: qc.Counters[0].ID, PINHash: string(h)}}
+		log.Warn("no staff configured: --sim adds staff ID demo with PIN 1234")
+	}
+	for _, u := range users {
+		qs.staff.Users = append(qs.staff.Users, ui.StaffUser{ID: u.ID, Name: u.Name, Counter: u.Counter, PINHash: u.PINHash})
+	}
+	qs.staff.LockoutAfter, qs.staff.LockoutFor, qs.staff.SessionIdle = cfg.Staff.LockoutAfter, cfg.Staff.LockoutFor.Duration, cfg.Staff.SessionIdle.Duration
+	if parts.Scanner != nil {
+		parts.Scanner = &apptScanner{CodeScanner: parts.Scanner, qs: qs}
+	}
+	return qs, nil
+}
+
+// apply gives the UI the queue and its collaborators, and in --sim the simulators' controls.
+func (qs *queueSetup) apply(o *ui.Options, lane *kiosk.Lane) {
+	if qs == nil {
+		return
+	}
+	o.Queue, o.Staff, o.Manual, o.Visits = qs.q, qs.staff, lane, qs.db
+	if o.Extra == nil {
+		o.Extra = map[string]http.Handler{}
+	}
+	if p, ok := qs.printer.(*ptyPrinter); ok {
+		h := p.simHandler()
+		o.Extra["/api/sim/printer"] = h
+		o.Extra["/api/sim/printer/"] = h
+	}
+	if qs.apptKey != nil {
+		o.Extra["POST /api/sim/appointment"] = http.HandlerFunc(qs.simAppointment)
+	}
+}
+
+// start runs the queue and, when [staff] listen is set, the LAN listener for the staff console
+// and the hall screen. It returns how many goroutines report to errc.
+func (qs *queueSetup) start(ctx context.Context, srv *ui.Server, errc chan<- error) (int, error) {
+	if qs == nil {
+		return 0, nil
+	}
+	go func() { errc <- qs.q.Run(ctx) }()
+	if qs.cfg.Staff.Listen == "" {
+		return 1, nil
+	}
+	l, err := net.Listen("tcp", qs.cfg.Staff.Listen)
+	if err != nil {
+		return 1, fmt.Errorf("[staff] listen: %w", err)
+	}
+	scheme := "http"
+	if qs.cfg.Staff.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(qs.cfg.Staff.TLSCert, qs.cfg.Staff.TLSKey)
+		if err != nil {
+			l.Close()
+			return 1, fmt.Errorf("[staff] tls: %w", err)
+		}
+		l = tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	} else {
+		qs.log.Warn("the staff console is on the LAN without TLS: PINs cross the network in clear; set [staff] tls_cert and tls_key")
+	}
+	qs.log.Info("staff console and hall screen on the LAN", "url", scheme+"://"+l.Addr().String()+"/staff")
+	go func() { errc <- srv.ServeLAN(ctx, l) }()
+	return 2, nil
+}
+
+// apptScanner routes appointment codes shown to the camera to the queue: after a PASS on this
+// lane (within the pass window) the booking becomes a ticket, printed and shown on the citizen's
+// screen; every other code goes to the lane as before.
+type apptScanner struct {
+	device.CodeScanner
+	qs *queueSetup
+}
+
+func (a *apptScanner) Next(ctx context.Context) (device.Scan, error) {
+	for {
+		s, err := a.CodeScanner.Next(ctx)
+		if err != nil || !queue.IsAppointmentCode(s.Text) {
+			return s, err
+		}
+		a.qs.checkInAtKiosk(ctx, s.Text)
+	}
+}
+
+func (qs *queueSetup) checkInAtKiosk(ctx context.Context, code string) {
+	vs, err := qs.db.Recent(ctx, 1)
+	if err != nil || len(vs) == 0 || vs[0].Outcome != "PASS" {
+		qs.log.Info("appointment code shown without a pass first: ignored")
+		return
+	}
+	is, err := qs.q.CheckIn(ctx, code, vs[0].ID)
+	if err != nil {
+		qs.log.Info("appointment check-in refused", "err", err)
+		return
+	}
+	qs.log.Info("appointment checked in at the kiosk", "ticket", is.Ticket.Number)
+}
+
+// simAppointment signs an appointment code as a booking system would: POST {"service": "A",
+// "ref": "BK-1", "in": "10m"} → {"code": "APPT1:…"}; the slot starts "in" from now (default now).
+func (qs *queueSetup) simAppointment(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Service string `json:"service"`
+		Ref     string `json:"ref"`
+		In      string `json:"in"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		http.Error(w, "appointment: bad request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	in := time.Duration(0)
+	if req.In != "" {
+		d, err := time.ParseDuration(req.In)
+		if err != nil {
+			http.Error(w, fmt.Sprintf("appointment: in %q: want a duration like 10m", req.In), http.StatusBadRequest)
+			return
+		}
+		in = d
+	}
+	if req.Ref == "" {
+		req.Ref = fmt.Sprintf("SIM-%d", time.Now().UnixMilli()%1_000_000)
+	}
+	loc := qs.q.Config().Location
+	if loc == nil {
+		loc = time.Local
+	}
+	slot := time.Now().Add(in).Truncate(time.Minute)
+	code, err := queue.SignAppointment(qs.apptKey, queue.Appointment{Ref: req.Ref, Service: req.Service, Slot: slot, Length: 30 * time.Minute}, loc)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]string{"code": code})
+}

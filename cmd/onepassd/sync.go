@@ -1,0 +1,496 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"onepass/cmd/internal/config"
+	"onepass/device"
+	"onepass/kiosk"
+	"onepass/kiosk/healthcode"
+	"onepass/kiosk/identity"
+	"onepass/kiosk/policy"
+	"onepass/sync/client"
+	"onepass/sync/hub"
+	"onepass/sync/store"
+	"onepass/sync/wire"
+)
+
+// syncer runs sync/client inside the daemon once the kiosk is enrolled, and in --sim also the
+// embedded hub (sync/hub over real HTTPS and mutual TLS on loopback) that plays the platform.
+type syncer struct {
+	cfg      config.Config
+	db       *store.Store
+	simulate bool
+	clock    clockwork.Clock
+	log      *slog.Logger
+	base     *slog.Logger // the daemon's logger; the client and the hub add their own part
+	dir      string       // <data>/sync
+	keysDir  string       // <data>/keys
+
+	hub    *hub.Hub // --sim only
+	hubURL string
+
+	mu      sync.Mutex
+	c       *client.Client
+	root    []byte
+	lane    *kiosk.Lane
+	cfgPol  policy.Policy // the configured policy, before the platform's
+	applied policy.Policy
+	started chan struct{} // closed when a client exists (enrollment)
+	restart chan struct{} // a later enrollment replaced the client
+	cancel  context.CancelFunc
+}
+
+func newSyncer(cfg config.Config, db *store.Store, simulate bool, clock clockwork.Clock, logger *slog.Logger) *syncer {
+	return &syncer{cfg: cfg, db: db, simulate: simulate, clock: clock, log: logger.With("part", "sync"), base: logger,
+		dir: filepath.Join(cfg.Data, "sync"), keysDir: filepath.Join(cfg.Data, "keys"), started: make(chan struct{})}
+}
+
+// start loads the enrollment, if any. In --sim without a configured [sync] hub it first starts
+// the embedded hub, enrolls the kiosk there when needed and syncs once, so that keys and the
+// replica are in place before the lane opens. It returns the root key to pin (base64) when that
+// is the embedded hub's.
+func (s *syncer) start(ctx context.Context) (simRoot string, err error) {
+	if s.db == nil {
+		return "", errors.New("no database: sync is off")
+	}
+	if root := s.cfg.Trust.Root; root != "" {
+		if s.root, err = base64.StdEncoding.DecodeString(root); err != nil {
+			return "", fmt.Errorf("trust.root: %w", err)
+		}
+	}
+	if s.simulate && s.cfg.Sync.Hub == "" {
+		if err := s.startSimHub(ctx); err != nil {
+			return "", fmt.Errorf("embedded hub: %w", err)
+		}
+		simRoot = base64.StdEncoding.EncodeToString(s.root)
+	}
+	if err := s.connect(); err != nil {
+		if errors.Is(err, client.ErrNotEnrolled) {
+			s.log.Info("not enrolled: sync is off until `onepassctl enroll --hub URL --token T`")
+			return simRoot, nil
+		}
+		return simRoot, err
+	}
+	if s.hub != nil {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := s.client().SyncNow(sctx); err != nil {
+			s.log.Warn("first sync with the embedded hub failed", "err", err)
+		}
+	}
+	return simRoot, nil
+}
+
+// startSimHub runs the embedded hub from <data>/hub and enrolls the kiosk with it.
+func (s *syncer) startSimHub(ctx context.Context) error {
+	dir := filepath.Join(s.cfg.Data, "hub")
+	if !hub.Exists(dir) {
+		if err := hub.Init(dir, hub.InitOptions{Hosts: []string{"127.0.0.1"}}); err != nil {
+			return err
+		}
+	}
+	h, err := hub.Open(ctx, dir, hub.Options{Logger: s.base.With("part", "hub")})
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		h.Close()
+		return err
+	}
+	go func() {
+		if err := h.Serve(ctx, l); err != nil {
+			s.log.Error("embedded hub stopped", "err", err)
+		}
+		h.Close()
+	}()
+	s.hub, s.hubURL = h, "https://"+l.Addr().String()
+	if s.root != nil && string(s.root) != string(h.RootSPKI()) {
+		s.log.Warn("--sim pins the embedded hub's root instead of the configured [trust] root (set [sync] hub to use a real hub)")
+	}
+	s.root = h.RootSPKI()
+	if err := s.ensureSimIssuer(ctx); err != nil {
+		return err
+	}
+	if e, err := client.LoadEnrollment(s.dir); err == nil && string(e.Root) == string(s.root) {
+		return nil
+	}
+	tok, err := h.NewToken(ctx, "sim", 1, time.Minute)
+	if err != nil {
+		return err
+	}
+	if _, err := client.Enroll(ctx, s.hubURL, tok, s.dir, s.root); err != nil {
+		return err
+	}
+	s.log.Info("enrolled with the embedded hub", "hub", s.hubURL)
+	return nil
+}
+
+// ensureSimIssuer puts the simulated code issuer (<data>/keys/sim-issuer.key, the key
+// `onepass-hub code issue` signs with in --sim) into the embedded hub's trust list.
+func (s *syncer) ensureSimIssuer(ctx context.Context) error {
+	k, err := loadOrMakeKey(filepath.Join(s.keysDir, simIssuerKeyFile), healthcode.ES256)
+	if err != nil {
+		return err
+	}
+	pub := k.Public()
+	if doc, err := s.hub.TrustDocument(ctx); err == nil && doc != nil {
+		if root, err := healthcode.ParsePublicKey(s.hub.RootSPKI()); err == nil {
+			if l, err := healthcode.OpenDocument(doc, root); err == nil {
+				if is, ok := l.Issuer(simIssuerID); ok && len(is.Keys) > 0 && string(is.Keys[0].Kid) == string(pub.Kid()) {
+					return nil
+				}
+			}
+		}
+	}
+	now := s.clock.Now()
+	_, err = s.hub.AddIssuer(ctx, wire.TrustIssuer{ID: simIssuerID, Name: "模拟发码机构 (simulated issuer)", Region: "000000",
+		Classes: []int{1, 2, 3}, Keys: []wire.TrustKey{{Alg: string(pub.Alg()), PublicKey: pub.SPKI(),
+			NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(10, 0, 0)}}})
+	return err
+}
+
+// connect makes the client from the enrollment on disk.
+func (s *syncer) connect() error {
+	hubURL := s.cfg.Sync.Hub
+	if s.hub != nil {
+		hubURL = s.hubURL
+	}
+	c, err := client.New(client.Config{
+		Hub: hubURL, Dir: s.dir, KeysDir: s.keysDir, Root: s.root,
+		PullEvery: s.cfg.Sync.PullInterval.Duration, PushEvery: s.cfg.Sync.PushInterval.Duration,
+		MaxBackoff: s.cfg.Sync.MaxBackoff.Duration, OutboxLimit: s.cfg.Sync.OutboxLimit,
+		MaxSkew: s.cfg.Trust.MaxSkew.Duration, Software: "onepassd/" + version,
+		Clock: s.clock, Logger: s.base, OnKeys: s.onKeys, OnPolicy: func(wire.Policy) { s.applyPolicy(context.Background()) },
+	}, s.db)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old := s.c
+	s.c = c
+	if old == nil {
+		close(s.started) // run starts the loops
+	} else {
+		if s.restart == nil {
+			s.restart = make(chan struct{}, 1)
+		}
+		select {
+		case s.restart <- struct{}{}: // run restarts the loops with the new client
+		default:
+		}
+	}
+	s.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	return nil
+}
+
+func (s *syncer) client() *client.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c
+}
+
+// attach hands sync's updates to the lane: keys after enrollment or rotation, the platform's
+// policy over the configured one.
+func (s *syncer) attach(ctx context.Context, lane *kiosk.Lane, base policy.Policy) {
+	s.mu.Lock()
+	s.lane, s.cfgPol, s.applied = lane, base, base
+	s.mu.Unlock()
+	s.applyPolicy(ctx)
+}
+
+func (s *syncer) onKeys(k client.Keys) {
+	sealer, err := identity.NewSealer(k.PlatformPub)
+	if err != nil {
+		s.log.Error("platform key from the hub is unusable", "err", err)
+		return
+	}
+	s.mu.Lock()
+	lane := s.lane
+	s.mu.Unlock()
+	if lane != nil {
+		lane.SetKeys(kiosk.Keys{Deployment: k.Deployment, Sealer: sealer})
+		s.log.Info("the lane uses the new deployment key", "epoch", k.Epoch)
+	}
+}
+
+// applyPolicy sets the lane's policy: the configured one with the fields of the platform's
+// version in force (the latest whose valid_from has passed) laid over it.
+func (s *syncer) applyPolicy(ctx context.Context) {
+	if s.db == nil {
+		return
+	}
+	s.mu.Lock()
+	lane, p := s.lane, s.cfgPol
+	s.mu.Unlock()
+	if lane == nil {
+		return
+	}
+	_, doc, err := s.db.Policy(ctx)
+	if err != nil || doc == nil {
+		return
+	}
+	var wp wire.Policy
+	if err := json.Unmarshal(doc, &wp); err != nil {
+		s.log.Warn("stored platform policy unreadable", "err", err)
+		return
+	}
+	now := s.clock.Now()
+	if c := s.client(); c != nil {
+		if skew, ok := c.Skew(); ok {
+			now = now.Add(skew)
+		}
+	}
+	var cur *wire.PolicyVersion
+	for i, v := range wp.Versions {
+		if !v.ValidFrom.After(now) && (cur == nil || v.Version > cur.Version) {
+			cur = &wp.Versions[i]
+		}
+	}
+	if cur == nil {
+		return
+	}
+	if cur.FeverC != 0 {
+		p.FeverC = cur.FeverC
+	}
+	if d, err := time.ParseDuration(cur.StatusMaxAge); err == nil && d > 0 {
+		p.StatusMaxAge = d
+	}
+	if cur.AbsentStatus != "" {
+		p.AbsentStatus = policy.AbsentStatus(cur.AbsentStatus)
+	}
+	if err := p.Validate(); err != nil {
+		s.log.Warn("platform policy refused", "version", cur.Version, "err", err)
+		return
+	}
+	s.mu.Lock()
+	changed := p != s.applied
+	s.applied = p
+	s.mu.Unlock()
+	if changed {
+		lane.SetPolicy(p)
+		s.log.Info("platform policy in force", "version", cur.Version, "fever_c", p.FeverC, "status_max_age", p.StatusMaxAge, "absent_status", p.AbsentStatus)
+	}
+}
+
+// run runs the client's loops (from enrollment on) and re-applies the policy every minute, so
+// versions delivered early take over on time. It returns when ctx is done.
+func (s *syncer) run(ctx context.Context) error {
+	if s.db == nil {
+		<-ctx.Done()
+		return nil
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	runClient := func() {
+		s.mu.Lock()
+		if s.cancel != nil {
+			s.cancel()
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		s.cancel = cancel
+		c := s.c
+		s.mu.Unlock()
+		wg.Go(func() { c.Run(cctx) })
+	}
+	select {
+	case <-s.started:
+		runClient()
+	case <-ctx.Done():
+		return nil
+	}
+	t := s.clock.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.Chan():
+			s.applyPolicy(ctx)
+		case <-s.restarted():
+			runClient()
+		}
+	}
+}
+
+// restart is signalled when enrollment replaced the client.
+func (s *syncer) restarted() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.restart == nil {
+		s.restart = make(chan struct{}, 1)
+	}
+	return s.restart
+}
+
+// Health is the "sync" part of the lane.
+func (s *syncer) Health() device.Health {
+	c := s.client()
+	if c == nil {
+		return device.Health{State: device.NotConfigured, Reason: "not enrolled: onepassctl enroll --hub URL --token T"}
+	}
+	return c.Health()
+}
+
+// SyncStatus is the body of GET /api/sync.
+type SyncStatus struct {
+	Enrolled    bool           `json:"enrolled"`
+	EmbeddedHub string         `json:"embedded_hub,omitempty"`
+	Status      *client.Status `json:"status,omitempty"`
+	// Quarantine lists the latest records the hub refused for good (kept, never uploaded again).
+	Quarantine []Quarantined `json:"quarantine,omitempty"`
+}
+
+// Quarantined is one refused record as the technician sees it.
+type Quarantined struct {
+	ID     string    `json:"id"`
+	Kind   string    `json:"kind"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+}
+
+func (s *syncer) status(ctx context.Context) SyncStatus {
+	st := SyncStatus{EmbeddedHub: s.hubURL}
+	if c := s.client(); c != nil {
+		cs := c.Status()
+		st.Enrolled, st.Status = true, &cs
+	}
+	if s.db != nil {
+		qs, err := s.db.QuarantinedRecords(ctx, 20)
+		if err != nil {
+			s.log.Warn("quarantine list", "err", err)
+		}
+		for _, q := range qs {
+			st.Quarantine = append(st.Quarantine, Quarantined{ID: q.ID, Kind: q.Kind, At: q.At, Reason: q.Reason})
+		}
+	}
+	return st
+}
+
+// EnrollRequest is the body of POST /api/sync/enroll.
+type EnrollRequest struct {
+	Hub   string `json:"hub"`
+	Token string `json:"token"`
+}
+
+// handlers are the daemon's sync API, mounted next to the UI's.
+func (s *syncer) handlers(extra map[string]http.Handler) {
+	extra["GET /api/sync"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.status(r.Context()))
+	})
+	extra["POST /api/sync/now"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := s.client()
+		if c == nil {
+			http.Error(w, "not enrolled: onepassctl enroll --hub URL --token T", http.StatusConflict)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+		defer cancel()
+		if err := c.SyncNow(ctx); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.status(r.Context()))
+	})
+	extra["POST /api/sync/enroll"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req EnrollRequest
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil || req.Hub == "" || req.Token == "" {
+			http.Error(w, "want {\"hub\": \"https://…\", \"token\": \"…\"}", http.StatusBadRequest)
+			return
+		}
+		if err := s.enroll(r.Context(), req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		writeJSON(w, http.StatusOK, s.status(r.Context()))
+	})
+}
+
+// enroll enrolls the kiosk (replacing an earlier enrollment) and starts syncing.
+func (s *syncer) enroll(ctx context.Context, req EnrollRequest) error {
+	if s.db == nil {
+		return errors.New("no database: fix the data directory first")
+	}
+	if s.root == nil {
+		return errors.New("no [trust] root in the configuration: provisioning must pin the platform's root key before enrollment")
+	}
+	e, err := client.Enroll(ctx, req.Hub, req.Token, s.dir, s.root)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Sync.Hub == "" && s.hub == nil {
+		s.cfg.Sync.Hub = e.Hub
+	}
+	if err := s.connect(); err != nil {
+		return err
+	}
+	// The loops start at once; the first pull may be a long snapshot, so it is not awaited here.
+	s.log.Info("enrolled", "hub", e.Hub, "device", e.Device, "hall", e.Hall)
+	return nil
+}
+
+// simStatusHandler serves POST /api/sim/status: `onepassctl sim set-status` sets the status at
+// the embedded hub, as the platform's operators do, and waits until the kiosk pulled it through a
+// signed delta.
+func (s *syncer) simStatusHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req SimStatusRequest
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		st, err := hub.ParseStatus(req.Status)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		ct := identity.CertType(req.Type)
+		if _, err := s.hub.SetStatus(r.Context(), hub.PersonRef{Type: ct, Number: req.ID}, st, "sim", 24*time.Hour); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		c := s.client()
+		if c == nil {
+			http.Error(w, "the kiosk is not enrolled with the embedded hub", http.StatusConflict)
+			return
+		}
+		if err := c.Pull(r.Context()); err != nil {
+			http.Error(w, "the hub has the status but the kiosk could not pull it: "+err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}

@@ -1,0 +1,124 @@
+package camera
+
+/*
+#cgo pkg-config: opencv4
+#cgo CXXFLAGS: --std=c++11
+#include <stdlib.h>
+#include "wechat.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"sync"
+	"unsafe"
+
+	"gocv.io/x/gocv"
+)
+
+// ModelFiles are the four files of wechat_qrcode's CNN detector and super-resolution network, in
+// the order the decoder takes them.
+var ModelFiles = [4]string{"detect.prototxt", "detect.caffemodel", "sr.prototxt", "sr.caffemodel"}
+
+// Code is one QR symbol found in an image.
+type Code struct {
+	Raw    []byte         // the bytes as the decoder returned them
+	Text   string         // Raw as UTF-8 (legacy CJK encodings converted, see ToUTF8)
+	Corner [4]image.Point // the symbol's corners in the image
+}
+
+// Decoder reads QR codes with OpenCV's wechat_qrcode through a small cgo shim. It is safe for
+// concurrent use; calls are serialised because the OpenCV object is not.
+type Decoder struct {
+	mu     sync.Mutex
+	p      C.WQDecoder
+	models string
+}
+
+// NewDecoder makes a decoder. With modelsDir empty it is the model-free decoder; otherwise the
+// directory must hold the four ModelFiles.
+func NewDecoder(modelsDir string) (*Decoder, error) {
+	paths := make([]*C.char, 4)
+	if modelsDir != "" {
+		for i, name := range ModelFiles {
+			p := filepath.Join(modelsDir, name)
+			if _, err := os.Stat(p); err != nil {
+				return nil, fmt.Errorf("models: %w (the folder needs %v)", err, ModelFiles)
+			}
+			paths[i] = C.CString(p)
+		}
+	} else {
+		for i := range paths {
+			paths[i] = C.CString("")
+		}
+	}
+	defer func() {
+		for _, p := range paths {
+			C.free(unsafe.Pointer(p))
+		}
+	}()
+	var cerr *C.char
+	p := C.wq_new(paths[0], paths[1], paths[2], paths[3], &cerr)
+	if p == nil {
+		msg := "unknown error"
+		if cerr != nil {
+			msg = C.GoString(cerr)
+			C.free(unsafe.Pointer(cerr))
+		}
+		return nil, fmt.Errorf("wechat_qrcode: %s", msg)
+	}
+	return &Decoder{p: p, models: modelsDir}, nil
+}
+
+// Models is the models folder in use; "" for the model-free decoder.
+func (d *Decoder) Models() string { return d.models }
+
+// Decode finds and reads every QR code in img (grey or BGR).
+func (d *Decoder) Decode(img gocv.Mat) ([]Code, error) {
+	if img.Empty() {
+		return nil, errors.New("decode: empty image")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.p == nil {
+		return nil, errors.New("decode: decoder closed")
+	}
+	r := C.wq_decode(d.p, unsafe.Pointer(img.Ptr()))
+	defer C.wq_result_free(&r)
+	if r.err != nil {
+		return nil, fmt.Errorf("wechat_qrcode: %s", C.GoString(r.err))
+	}
+	if r.n == 0 {
+		return nil, nil
+	}
+	raw := unsafe.Slice(r.codes, int(r.n))
+	out := make([]Code, 0, len(raw))
+	for _, c := range raw {
+		b := C.GoBytes(unsafe.Pointer(c.data), c.len)
+		code := Code{Raw: b, Text: ToUTF8(b)}
+		for k := range 4 {
+			code.Corner[k] = image.Pt(int(c.pts[2*k]+0.5), int(c.pts[2*k+1]+0.5))
+		}
+		out = append(out, code)
+	}
+	return out, nil
+}
+
+// Close frees the OpenCV object.
+func (d *Decoder) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.p != nil {
+		C.wq_free(d.p)
+		d.p = nil
+	}
+	return nil
+}
+
+// SetThreads sets OpenCV's worker thread count for the process. One thread halves the CPU per
+// 720p frame at equal latency on a small kiosk CPU (see docs/camera.md).
+func SetThreads(n int) { C.wq_set_threads(C.int(n)) }

@@ -1,0 +1,201 @@
+package camera
+
+import (
+	"fmt"
+	"image"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+// Timing of the frame pipeline. They are constants rather than configuration: they follow from the
+// decoder's cost and how people present codes, not from the hall (docs/camera.md).
+const (
+	// activeFor is how long every frame is decoded after motion or a decoded code.
+	activeFor = 2 * time.Second
+	// idleEvery is the decode interval while nothing moves: a code held perfectly still is still read.
+	idleEvery = 500 * time.Millisecond
+	// idleShare caps these heartbeat decodes to this share of wall time: the model-free decoder can
+	// take a quarter of a second on a busy empty scene, and an empty hall must cost next to nothing.
+	idleShare = 0.05
+	// forgetAfter is how long a code must be out of sight before it counts as shown again.
+	forgetAfter = 2 * time.Second
+	// dutyCycle caps the share of wall time spent decoding, so a slow decode (the model-free
+	// decoder on a busy scene takes 0.1–2 s) cannot take a whole core.
+	dutyCycle = 0.5
+	// minDecodeGap caps decoding at 15 frames a second: plenty to read a code shown to a 30 fps
+	// camera, and half the CPU of decoding every frame while someone moves in front of it.
+	minDecodeGap = time.Second / 15
+	// gateWidth is the width of the grey thumbnail the motion gate compares.
+	gateWidth = 160
+	// gateLevel is the grey-level change that counts a thumbnail pixel as changed; gateShare the
+	// share of changed pixels that counts as motion. Sensor noise, averaged by the bilinear
+	// downscale (cheap: four samples per thumbnail pixel, 0.15 ms for a 720p frame),
+	// stays well below both.
+	gateLevel = 18
+	gateShare = 0.004
+)
+
+// Pipeline turns frames into scans: grey conversion, a motion gate on a thumbnail, decoding while
+// something happens (and a few times a second otherwise), and de-duplication of a code held in view.
+// `onepassctl scan` and the daemon run exactly this. It is used by one goroutine at a time.
+type Pipeline struct {
+	dec *Decoder
+
+	grey, thumb, small, prev, diff, inv gocv.Mat
+	havePrev                            bool
+
+	activeUntil time.Time // decode every frame until then
+	nextIdle    time.Time // next decode while idle
+	budgetUntil time.Time // no decode before this (duty-cycle cap)
+	invertNext  bool      // try the inverted frame next (dark-mode screens)
+	seen        map[string]time.Time
+
+	// Counters for metrics and benchmarks.
+	Frames, Decodes, Motion int
+	DecodeTime              time.Duration
+}
+
+// NewPipeline makes a pipeline around a decoder; Close frees its buffers (not the decoder).
+func NewPipeline(dec *Decoder) *Pipeline {
+	return &Pipeline{
+		dec: dec, grey: gocv.NewMat(), thumb: gocv.NewMat(), small: gocv.NewMat(), prev: gocv.NewMat(), diff: gocv.NewMat(),
+		inv: gocv.NewMat(), seen: map[string]time.Time{},
+	}
+}
+
+// Close frees the pipeline's image buffers.
+func (p *Pipeline) Close() error {
+	for _, m := range []*gocv.Mat{&p.grey, &p.thumb, &p.small, &p.prev, &p.diff, &p.inv} {
+		m.Close()
+	}
+	return nil
+}
+
+// Reset forgets the codes seen and the motion reference: a new scene starts.
+func (p *Pipeline) Reset() {
+	clear(p.seen)
+	p.havePrev = false
+	p.activeUntil, p.nextIdle = time.Time{}, time.Time{}
+}
+
+// toGrey converts m into p.grey (BGR, BGRA or already grey).
+func (p *Pipeline) toGrey(m gocv.Mat) error {
+	switch m.Channels() {
+	case 1:
+		m.CopyTo(&p.grey)
+	case 3:
+		gocv.CvtColor(m, &p.grey, gocv.ColorBGRToGray)
+	case 4:
+		gocv.CvtColor(m, &p.grey, gocv.ColorBGRAToGray)
+	default:
+		return fmt.Errorf("frame with %d channels", m.Channels())
+	}
+	return nil
+}
+
+// moved compares a grey thumbnail of the frame with the previous one. The thumbnail is made before
+// the grey conversion, so a frame that is not decoded costs a downscale and a tiny conversion only.
+func (p *Pipeline) moved(m gocv.Mat) bool {
+	w, h := m.Cols(), m.Rows()
+	th := max(1, h*gateWidth/max(w, 1))
+	gocv.Resize(m, &p.thumb, image.Pt(gateWidth, th), 0, 0, gocv.InterpolationLinear)
+	switch p.thumb.Channels() {
+	case 1:
+		p.thumb.CopyTo(&p.small)
+	case 3:
+		gocv.CvtColor(p.thumb, &p.small, gocv.ColorBGRToGray)
+	default:
+		gocv.CvtColor(p.thumb, &p.small, gocv.ColorBGRAToGray)
+	}
+	if !p.havePrev || p.prev.Cols() != p.small.Cols() || p.prev.Rows() != p.small.Rows() {
+		p.small.CopyTo(&p.prev)
+		p.havePrev = true
+		return true
+	}
+	gocv.AbsDiff(p.small, p.prev, &p.diff)
+	gocv.Threshold(p.diff, &p.diff, gateLevel, 255, gocv.ThresholdBinary)
+	changed := gocv.CountNonZero(p.diff)
+	p.prev, p.small = p.small, p.prev
+	return float64(changed) > gateShare*float64(gateWidth*th)
+}
+
+// Frame runs one camera frame taken at now through the pipeline and returns the codes that are
+// new: seen for the first time, or again after being out of sight for a while.
+func (p *Pipeline) Frame(m gocv.Mat, now time.Time) ([]Code, error) {
+	if m.Empty() {
+		return nil, fmt.Errorf("empty frame")
+	}
+	if c := m.Channels(); c != 1 && c != 3 && c != 4 {
+		return nil, fmt.Errorf("frame with %d channels", c)
+	}
+	p.Frames++
+	if p.moved(m) {
+		p.Motion++
+		p.activeUntil = now.Add(activeFor)
+	}
+	if now.Before(p.activeUntil) || !now.Before(p.nextIdle) {
+		if now.Before(p.budgetUntil) {
+			return nil, nil
+		}
+		if err := p.toGrey(m); err != nil {
+			return nil, err
+		}
+		img := p.grey
+		if p.invertNext {
+			gocv.BitwiseNot(p.grey, &p.inv)
+			img = p.inv
+		}
+		start := time.Now()
+		codes, err := p.dec.Decode(img)
+		took := time.Since(start)
+		p.Decodes++
+		p.DecodeTime += took
+		p.nextIdle = now.Add(max(idleEvery, time.Duration(float64(took)/idleShare)))
+		p.budgetUntil = now.Add(max(minDecodeGap, time.Duration(float64(took)/dutyCycle)))
+		if err != nil {
+			return nil, err
+		}
+		// Alternate with the inverted frame while nothing is read, for dark-mode screens.
+		p.invertNext = len(codes) == 0 && !p.invertNext
+		if len(codes) > 0 {
+			p.activeUntil = now.Add(activeFor)
+		}
+		return p.fresh(codes, now), nil
+	}
+	return nil, nil
+}
+
+// fresh keeps the codes not seen within forgetAfter and remembers all of them as seen now.
+func (p *Pipeline) fresh(codes []Code, now time.Time) []Code {
+	for t, at := range p.seen {
+		if now.Sub(at) > forgetAfter {
+			delete(p.seen, t)
+		}
+	}
+	var out []Code
+	for _, c := range codes {
+		if _, held := p.seen[string(c.Raw)]; !held {
+			out = append(out, c)
+		}
+		p.seen[string(c.Raw)] = now
+	}
+	return out
+}
+
+// Still decodes one still image the way the kiosk reads a code held still in front of it: the
+// grey frame, then (as the next frames would) the inverted one when the first finds nothing.
+func (p *Pipeline) Still(m gocv.Mat) ([]Code, error) {
+	if m.Empty() {
+		return nil, fmt.Errorf("empty image")
+	}
+	if err := p.toGrey(m); err != nil {
+		return nil, err
+	}
+	codes, err := p.dec.Decode(p.grey)
+	if err != nil || len(codes) > 0 {
+		return codes, err
+	}
+	gocv.BitwiseNot(p.grey, &p.inv)
+	return p.dec.Decode(p.inv)
+}

@@ -1,0 +1,42 @@
+// A small C interface over OpenCV's wechat_qrcode module, so cgo can call it without gocv's
+// contrib package (which does not build against Debian's OpenCV: xfeatures2d is missing).
+#ifndef ONEPASS_WECHAT_H
+#define ONEPASS_WECHAT_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void *WQDecoder;
+
+// One decoded symbol: the raw bytes as the decoder returned them and the four corners.
+typedef struct {
+	char *data;
+	int len;
+	float pts[8];
+} WQCode;
+
+typedef struct {
+	WQCode *codes;
+	int n;
+	char *err; // set when OpenCV threw; the caller frees it with wq_result_free
+} WQResult;
+
+// wq_new loads the CNN detector and super-resolution models when the four paths are non-empty,
+// else makes the model-free decoder. On failure it returns NULL and sets *err (free with free()).
+WQDecoder wq_new(const char *det_proto, const char *det_model, const char *sr_proto,
+                 const char *sr_model, char **err);
+void wq_free(WQDecoder d);
+
+// wq_decode reads every QR code in mat (a cv::Mat*, as gocv's Mat.Ptr() gives it).
+WQResult wq_decode(WQDecoder d, void *mat);
+void wq_result_free(WQResult *r);
+
+// wq_set_threads sets OpenCV's worker thread count for the whole process.
+void wq_set_threads(int n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

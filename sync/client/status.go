@@ -1,0 +1,193 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"onepass/device"
+	"onepass/sync/store"
+)
+
+// Status is what the staff console, `onepassctl sync` and the selftest show about sync.
+type Status struct {
+	Hub         string    `json:"hub"`
+	Device      string    `json:"device"`
+	Hall        string    `json:"hall"`
+	CertExpires time.Time `json:"cert_expires"`
+
+	LastPull      time.Time `json:"last_pull,omitzero"` // last pull that completed
+	PullError     string    `json:"pull_error,omitempty"`
+	LastPullError time.Time `json:"last_pull_error,omitzero"`
+	LastPush      time.Time `json:"last_push,omitzero"` // last push round that completed
+	PushError     string    `json:"push_error,omitempty"`
+	LastPushError time.Time `json:"last_push_error,omitzero"`
+	Uploaded      int64     `json:"uploaded"` // records acknowledged since start
+
+	ReplicaIssuedAt time.Time `json:"replica_issued_at,omitzero"` // issued_at of the last verified head
+	ReplicaAge      float64   `json:"replica_age_seconds"`        // now − replica_issued_at; −1 never synced
+	ReplicaEpoch    int64     `json:"replica_epoch"`
+	ReplicaSeq      int64     `json:"replica_seq"`
+	ReplicaCount    int64     `json:"replica_count"`
+
+	OutboxDepth  int       `json:"outbox_depth"`
+	OutboxOldest time.Time `json:"outbox_oldest,omitzero"`
+	OutboxLimit  int       `json:"outbox_limit"`
+	Quarantined  int       `json:"quarantined"`
+
+	SkewKnown bool    `json:"skew_known"`
+	SkewMS    float64 `json:"skew_ms"` // hub clock − kiosk clock, from signed times
+	Refused   string  `json:"refused,omitempty"`
+
+	Health device.Health `json:"health"`
+	health device.Health
+}
+
+// Status returns the current sync status.
+func (c *Client) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.st
+	s.ReplicaAge = -1
+	if !s.ReplicaIssuedAt.IsZero() {
+		s.ReplicaAge = c.clock.Since(s.ReplicaIssuedAt).Seconds()
+	}
+	s.Health = c.healthLocked()
+	return s
+}
+
+// Health is the sync part's health for the lane's health map: it never touches the network or
+// the database, and its reason changes only when the situation does.
+func (c *Client) Health() device.Health {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.healthLocked()
+}
+
+// Skew is the measured hub − kiosk clock difference; ok is false before the first head.
+func (c *Client) Skew() (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Duration(c.st.SkewMS * float64(time.Millisecond)), c.st.SkewKnown
+}
+
+func (c *Client) healthLocked() device.Health {
+	st, reason := device.OK, ""
+	s := &c.st
+	switch {
+	case s.Refused != "":
+		st, reason = device.Down, "the hub refuses this device ("+s.Refused+"): re-enroll it"
+	case s.OutboxDepth >= s.OutboxLimit:
+		st, reason = device.Down, fmt.Sprintf("ALARM: outbox over its limit of %d records; uploads are not keeping up (nothing is dropped)", s.OutboxLimit)
+	case s.PushError != "":
+		st, reason = device.Degraded, "upload failing: "+s.PushError
+	case s.PullError != "":
+		st, reason = device.Degraded, "pull failing: "+s.PullError
+	case s.SkewKnown && absDur(time.Duration(s.SkewMS*float64(time.Millisecond))) > c.cfg.MaxSkew:
+		st, reason = device.Degraded, fmt.Sprintf("kiosk clock differs from the hub by more than %s", c.cfg.MaxSkew)
+	case s.Quarantined > 0:
+		st, reason = device.Degraded, "records refused by the hub are quarantined (see onepassctl sync)"
+	}
+	if st != s.health.State || reason != s.health.Reason {
+		s.health = device.Health{State: st, Reason: reason, Since: c.clock.Now()}
+	}
+	return s.health
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+func (c *Client) setRefused(msg string) {
+	c.mu.Lock()
+	c.st.Refused = msg
+	c.mu.Unlock()
+}
+
+// noteRefused records a refusal of this device, if err is one.
+func (c *Client) noteRefused(err error) {
+	var he *httpStatusError
+	if errors.Is(err, errRefused) && errors.As(err, &he) {
+		c.setRefused(he.msg)
+	}
+}
+
+func (c *Client) pullDone(err error) {
+	now := c.clock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.st.PullError, c.st.LastPullError = shortErr(err), now
+		return
+	}
+	c.st.PullError, c.st.LastPull = "", now
+}
+
+func (c *Client) pushDone(n int, err error) {
+	now := c.clock.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st.Uploaded += int64(n)
+	if err != nil {
+		c.st.PushError, c.st.LastPushError = shortErr(err), now
+		return
+	}
+	c.st.PushError, c.st.LastPush = "", now
+}
+
+// shortErr keeps health reasons readable.
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 240 {
+		s = s[:240] + "…"
+	}
+	return s
+}
+
+// refreshOutbox reads the outbox depth and raises the alarm (once a minute) over the limit.
+func (c *Client) refreshOutbox(ctx context.Context) {
+	depth, err := c.db.OutboxDepth(ctx)
+	if err != nil {
+		return
+	}
+	oldest, _, _ := c.db.OutboxOldest(ctx)
+	q, _ := c.db.QuarantineCount(ctx)
+	c.mu.Lock()
+	c.st.OutboxDepth, c.st.OutboxOldest, c.st.Quarantined = depth, oldest, q
+	alarm := depth >= c.st.OutboxLimit && c.clock.Since(c.lastAlarm) >= time.Minute
+	if alarm {
+		c.lastAlarm = c.clock.Now()
+	}
+	c.mu.Unlock()
+	if alarm {
+		c.log.Error("ALARM: the outbox holds more records than its limit; they are all kept, but uploads are not keeping up: check the network and the hub",
+			"outbox_depth", depth, "limit", c.cfg.OutboxLimit, "oldest", oldest)
+	}
+}
+
+// loadReplicaState fills the replica fields of the status from the database (at start).
+func (c *Client) loadReplicaState(ctx context.Context) {
+	st, err := c.loadStatusState(ctx)
+	if err != nil {
+		return
+	}
+	var issued time.Time
+	if b, ok, err := c.db.Meta(ctx, store.MetaReplicaIssuedAt); err == nil && ok {
+		issued, _ = time.Parse(time.RFC3339Nano, string(b))
+	}
+	counts, _, _ := c.db.StatusDigests(ctx)
+	var n int64
+	for _, v := range counts {
+		n += v
+	}
+	c.mu.Lock()
+	c.st.ReplicaEpoch, c.st.ReplicaSeq, c.st.ReplicaCount = st.Epoch, st.Seq, n
+	if !issued.IsZero() {
+		c.st.ReplicaIssuedAt = issued
+	}
+	c.mu.Unlock()
+}

@@ -1,0 +1,338 @@
+package hub
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"onepass/kiosk/identity"
+	"onepass/sync/wire"
+)
+
+// Key files under <data>/keys. Everything secret is written 0600.
+const (
+	rootKeyFile     = "root.key"  // Ed25519, PKCS #8 PEM: signs the trust list and the batch key certificate
+	rootCertFile    = "root.crt"  // self-signed; its SubjectPublicKeyInfo is what kiosks pin
+	caKeyFile       = "ca.key"    // ECDSA P-256: the device CA, issues client and server certificates
+	caCertFile      = "ca.crt"    //
+	tlsKeyFile      = "tls.key"   // the hub's TLS server key
+	tlsCertFile     = "tls.crt"   //
+	batchKeyFile    = "batch.key" // Ed25519: signs every body the hub serves
+	batchCertFile   = "batch.json"
+	platformKeyFile = "platform.key" // X25519: opens sealed ID numbers
+	platformPubFile = "platform.pub"
+)
+
+// InitOptions are the choices made when the hub's keys are created.
+type InitOptions struct {
+	// Hosts are the DNS names and IP addresses kiosks use to reach the hub (the TLS certificate's
+	// subject alternative names). Default: localhost, 127.0.0.1, ::1.
+	Hosts []string
+	// Validity of the root and CA certificates; default 10 years.
+	Validity time.Duration
+}
+
+// ErrInitialized is returned by Init when the data directory already holds keys.
+var ErrInitialized = errors.New("hub: keys already exist")
+
+// Init creates the hub's data directory, its keys (root, device CA, TLS server, batch signing,
+// platform sealing) and the first deployment key. It refuses to overwrite existing keys.
+func Init(dir string, o InitOptions) error {
+	kd := filepath.Join(dir, "keys")
+	if _, err := os.Stat(filepath.Join(kd, rootKeyFile)); err == nil {
+		return fmt.Errorf("%w in %s", ErrInitialized, kd)
+	}
+	if err := os.MkdirAll(kd, 0o700); err != nil {
+		return fmt.Errorf("hub: init: %w", err)
+	}
+	if len(o.Hosts) == 0 {
+		o.Hosts = []string{"localhost", "127.0.0.1", "::1"}
+	}
+	if o.Validity <= 0 {
+		o.Validity = 10 * 365 * 24 * time.Hour
+	}
+	now := time.Now().Add(-5 * time.Minute) // tolerate clocks slightly behind
+
+	_, rootKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	rootTmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: "onepass root", Organization: []string{"onepass"}},
+		NotBefore: now, NotAfter: now.Add(o.Validity), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+	}
+	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	if err != nil {
+		return fmt.Errorf("hub: root certificate: %w", err)
+	}
+	rootCert, _ := x509.ParseCertificate(rootDER)
+
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: "onepass device CA", Organization: []string{"onepass"}},
+		NotBefore: now, NotAfter: now.Add(o.Validity), IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, rootCert, caKey.Public(), rootKey)
+	if err != nil {
+		return fmt.Errorf("hub: CA certificate: %w", err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+
+	tlsKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tlsTmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: "onepass hub"},
+		NotBefore: now, NotAfter: now.Add(o.Validity / 5),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range o.Hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tlsTmpl.IPAddresses = append(tlsTmpl.IPAddresses, ip)
+		} else {
+			tlsTmpl.DNSNames = append(tlsTmpl.DNSNames, h)
+		}
+	}
+	tlsDER, err := x509.CreateCertificate(rand.Reader, tlsTmpl, caCert, tlsKey.Public(), caKey)
+	if err != nil {
+		return fmt.Errorf("hub: TLS certificate: %w", err)
+	}
+
+	_, batchKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	batchCert, err := wire.CertifyKey(rootKey, batchKey.Public(), now, now.Add(o.Validity/5))
+	if err != nil {
+		return err
+	}
+	batchJSON, _ := json.Marshal(batchCert)
+
+	platPriv, platPub, err := identity.NewPlatformKey()
+	if err != nil {
+		return err
+	}
+
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{rootKeyFile, pemKey(rootKey)}, {rootCertFile, pemCert(rootDER)},
+		{caKeyFile, pemKey(caKey)}, {caCertFile, pemCert(caDER)},
+		{tlsKeyFile, pemKey(tlsKey)}, {tlsCertFile, pemCert(tlsDER)},
+		{batchKeyFile, pemKey(batchKey)}, {batchCertFile, batchJSON},
+		{platformKeyFile, platPriv}, {platformPubFile, platPub},
+	}
+	for _, f := range files {
+		if err := writeFile(filepath.Join(kd, f.name), f.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	return n
+}
+
+func pemKey(k any) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		panic(err) // only our own key types reach here
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// writeFile writes a key file 0600, atomically: a crash leaves no half key.
+func writeFile(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("hub: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("hub: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// keyring is the hub's loaded keys.
+type keyring struct {
+	root        crypto.Signer
+	rootCert    *x509.Certificate
+	ca          crypto.Signer
+	caCert      *x509.Certificate
+	tls         tls.Certificate
+	batch       *wire.Signer
+	platformKey []byte
+	platformPub []byte
+}
+
+func loadKeys(dir string) (*keyring, error) {
+	kd := filepath.Join(dir, "keys")
+	read := func(name string) ([]byte, error) {
+		b, err := os.ReadFile(filepath.Join(kd, name))
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("hub: %s missing: run `onepass-hub init keys --data %s` first", filepath.Join(kd, name), dir)
+			}
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+		return b, nil
+	}
+	key := func(name string) (crypto.Signer, error) {
+		b, err := read(name)
+		if err != nil {
+			return nil, err
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("hub: %s is not PEM", name)
+		}
+		k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("hub: %s: %w", name, err)
+		}
+		s, ok := k.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("hub: %s: not a signing key", name)
+		}
+		return s, nil
+	}
+	cert := func(name string) (*x509.Certificate, error) {
+		b, err := read(name)
+		if err != nil {
+			return nil, err
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("hub: %s is not PEM", name)
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("hub: %s: %w", name, err)
+		}
+		return c, nil
+	}
+	k := &keyring{}
+	var err error
+	if k.root, err = key(rootKeyFile); err != nil {
+		return nil, err
+	}
+	if k.rootCert, err = cert(rootCertFile); err != nil {
+		return nil, err
+	}
+	if k.ca, err = key(caKeyFile); err != nil {
+		return nil, err
+	}
+	if k.caCert, err = cert(caCertFile); err != nil {
+		return nil, err
+	}
+	tlsKey, err := key(tlsKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	tlsCert, err := cert(tlsCertFile)
+	if err != nil {
+		return nil, err
+	}
+	k.tls = tls.Certificate{
+		Certificate: [][]byte{tlsCert.Raw, k.caCert.Raw, k.rootCert.Raw},
+		PrivateKey:  tlsKey, Leaf: tlsCert,
+	}
+	bk, err := key(batchKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	bj, err := read(batchCertFile)
+	if err != nil {
+		return nil, err
+	}
+	var bc wire.Envelope
+	if err := json.Unmarshal(bj, &bc); err != nil {
+		return nil, fmt.Errorf("hub: %s: %w", batchCertFile, err)
+	}
+	if k.batch, err = wire.NewSigner(bk, bc); err != nil {
+		return nil, err
+	}
+	if k.platformKey, err = read(platformKeyFile); err != nil {
+		return nil, err
+	}
+	if k.platformPub, err = read(platformPubFile); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// RootSPKI returns the root public key as SubjectPublicKeyInfo DER: what a kiosk pins in
+// `[trust] root` (base64).
+func RootSPKI(dir string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "keys", rootCertFile))
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("hub: %s is not PEM", rootCertFile)
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	return c.RawSubjectPublicKeyInfo, nil
+}
+
+// issueDeviceCert signs a client certificate for an enrolling device.
+func (k *keyring) issueDeviceCert(csr *x509.CertificateRequest, device, hall string, validity time.Duration) ([]byte, *x509.Certificate, error) {
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: device, Organization: []string{hall}},
+		NotBefore:    now.Add(-5 * time.Minute), NotAfter: now.Add(validity),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, k.caCert, csr.PublicKey, k.ca)
+	if err != nil {
+		return nil, nil, fmt.Errorf("hub: issue certificate: %w", err)
+	}
+	c, err := x509.ParseCertificate(der)
+	return der, c, err
+}

@@ -1,0 +1,182 @@
+// Staff console: log in with staff ID and PIN, call tickets to my counter, issue tickets (also
+// after a manual ID check), watch the queues, the devices and the upload backlog. Every change
+// is a POST carrying the session's CSRF token; the state is polled.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+let me = null;      // {staff, name, counter, csrf}
+let state = null;   // last GET /staff/api/state
+let timer = null;
+
+const PARTS = { reader: '读卡器', thermometer: '测温仪', camera: '扫码摄像头', printer: '打印机', signal: '闸机', store: '数据存储' };
+const STATES = { ok: '正常', degraded: '异常', down: '故障', not_configured: '未配置' };
+const OUTCOMES = { PASS: '通行', DENY: '禁止', MANUAL: '人工', RETRY: '重试' };
+
+function show(view) {
+  document.body.dataset.view = view;
+  $('login').hidden = view !== 'login';
+  $('console').hidden = view !== 'console';
+}
+
+function say(el, text, kind) {
+  el.textContent = text || '';
+  el.dataset.kind = kind || '';
+}
+
+async function api(method, path, body) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (me && method !== 'GET') headers['X-CSRF-Token'] = me.csrf;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  let data = null;
+  try { data = await res.json(); } catch (_) { /* 204 */ }
+  return { ok: res.ok, status: res.status, data };
+}
+
+function fillSelect(sel, items, keep) {
+  const old = sel.value;
+  sel.replaceChildren(...items.map(([v, t]) => { const o = document.createElement('option'); o.value = v; o.textContent = t; return o; }));
+  if (keep && [...sel.options].some((o) => o.value === old)) sel.value = old;
+}
+
+async function loadCounters() {
+  const r = await fetch('/hall/state');
+  if (!r.ok) return;
+  const b = await r.json();
+  fillSelect($('login-counter'), [['', '（默认）'], ...b.counters.map((c) => [c.id, c.id + ' 号窗口'])], true);
+}
+
+function minutes(since) {
+  return Math.max(0, Math.floor((Date.now() - Date.parse(since)) / 60000));
+}
+
+function render() {
+  if (!state) return;
+  const b = state.board;
+  me = { ...me, ...state.me };
+  $('me-name').textContent = me.name || me.staff;
+  $('me-staff').textContent = me.staff;
+  $('me-counter').textContent = me.counter ? me.counter + ' 号' : '（未选）';
+  const mine = b.counters.find((c) => c.id === me.counter);
+  $('current').textContent = mine && mine.current ? `${mine.current.number}（${mine.current.service_name}）` : '—';
+  $('current').dataset.number = mine && mine.current ? mine.current.number : '';
+
+  fillSelect($('transfer-to'), b.services.map((s) => [s.code, `${s.code} ${s.name}`]), true);
+  fillSelect($('issue-service'), b.services.map((s) => [s.code, `${s.code} ${s.name}`]), true);
+  fillSelect($('issue-priority'), [['', '普通'], ...b.priorities.map((p) => [p.class, p.zh])], true);
+
+  $('queues').tBodies[0].replaceChildren(...b.services.map((s) => {
+    const tr = document.createElement('tr');
+    tr.dataset.service = s.code;
+    const first = s.next[0];
+    for (const t of [`${s.code} ${s.name}`, String(s.waiting), first ? minutes(first.issued_at) + ' 分钟' : '—',
+      s.next.slice(0, 5).map((w) => w.number + (w.priority ? '★' : '')).join(' ') || '—']) {
+      const td = document.createElement('td'); td.textContent = t; tr.append(td);
+    }
+    return tr;
+  }));
+
+  const h = state.health || {};
+  $('health').replaceChildren(...Object.keys(h).sort().map((p) => {
+    const li = document.createElement('li');
+    li.dataset.part = p; li.dataset.state = h[p].state;
+    li.textContent = `${PARTS[p] || p}：${STATES[h[p].state] || h[p].state}` + (h[p].reason ? `（${h[p].reason}）` : '');
+    return li;
+  }));
+  const pr = b.printer || {};
+  const printerDown = h.printer && (h.printer.state === 'down' || h.printer.state === 'degraded');
+  const bad = (pr.configured && !pr.ok) || printerDown;
+  $('printer-alert').hidden = !bad;
+  $('printer-alert').textContent = bad ? '打印机故障：' + (pr.error || (h.printer && h.printer.reason) || '') +
+    ((pr.unprinted || []).length ? '；未打印的号：' + pr.unprinted.join('、') + '（请告知市民号码）' : '') : '';
+
+  $('sync-age').textContent = state.last_sync ? minutes(state.last_sync) + ' 分钟前'
+    : (typeof state.replica_age_s === 'number' ? Math.round(state.replica_age_s / 60) + ' 分钟前（名单）' : '从未');
+  $('outbox').textContent = typeof state.outbox_depth === 'number' ? String(state.outbox_depth) : '—';
+
+  $('recent').tBodies[0].replaceChildren(...state.recent.map((v) => {
+    const tr = document.createElement('tr');
+    for (const t of [new Date(v.at).toLocaleTimeString('zh-CN', { hourCycle: 'h23' }), v.masked_name || '—', v.method,
+      (OUTCOMES[v.outcome] || v.outcome) + (v.text_zh ? ' · ' + v.text_zh : '')]) {
+      const td = document.createElement('td'); td.textContent = t; tr.append(td);
+    }
+    return tr;
+  }));
+}
+
+async function refresh() {
+  const r = await api('GET', '/staff/api/state');
+  if (r.status === 401) { logout(false); return; }
+  if (r.ok) { state = r.data; render(); }
+}
+
+function startConsole() {
+  show('console');
+  refresh();
+  clearInterval(timer);
+  timer = setInterval(refresh, 2000);
+}
+
+function logout(tell) {
+  me = null; state = null;
+  clearInterval(timer);
+  show('login');
+  loadCounters();
+  if (tell) say($('login-msg'), '已退出');
+}
+
+async function act(path, body, ok) {
+  const r = await api('POST', path, body || {});
+  if (r.status === 401) { logout(false); say($('login-msg'), '登录已过期，请重新登录', 'error'); return null; }
+  if (!r.ok) { say($('msg'), (r.data && r.data.zh) || ('操作失败 ' + r.status), 'error'); refresh(); return null; }
+  say($('msg'), ok(r.data), 'ok');
+  refresh();
+  return r.data;
+}
+
+$('login-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  $('login-go').disabled = true;
+  const r = await api('POST', '/staff/api/login', { staff: $('login-staff').value.trim(), pin: $('login-pin').value, counter: $('login-counter').value });
+  $('login-go').disabled = false;
+  $('login-pin').value = '';
+  if (!r.ok) {
+    say($('login-msg'), (r.data && r.data.zh) || ('登录失败 ' + r.status), r.status === 429 ? 'locked' : 'error');
+    return;
+  }
+  me = r.data;
+  say($('login-msg'), '');
+  startConsole();
+});
+$('logout').addEventListener('click', async () => { await api('POST', '/staff/api/logout', {}); logout(true); });
+$('call-next').addEventListener('click', () => act('/staff/api/call', {}, (t) => `请 ${t.number} 号到 ${t.counter} 号窗口`));
+$('recall').addEventListener('click', () => act('/staff/api/recall', {}, (t) => `已重呼 ${t.number}`));
+$('served').addEventListener('click', () => act('/staff/api/served', {}, (t) => `${t.number} 已办结`));
+$('no-show').addEventListener('click', () => act('/staff/api/no-show', {}, (t) => `${t.number} 已过号`));
+$('transfer').addEventListener('click', () => act('/staff/api/transfer', { service: $('transfer-to').value }, (t) => `${t.number} 已转至 ${t.service_name}`));
+$('issue-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const body = { service: $('issue-service').value, priority: $('issue-priority').value };
+  const id = $('issue-id').value.trim();
+  if (id) {
+    body.id_number = id; body.name = $('issue-name').value.trim();
+    body.temp_c = parseFloat($('issue-temp').value) || 0;
+  }
+  $('issued').textContent = '';
+  const d = await act('/staff/api/issue', body, (is) => `已取号 ${is.ticket.number}，前面 ${is.ahead} 人`);
+  if (d) {
+    $('issued').textContent = d.ticket.number;
+    $('issue-id').value = ''; $('issue-name').value = ''; $('issue-temp').value = '';
+  }
+});
+$('checkin-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const d = await act('/staff/api/checkin', { code: $('checkin-code').value.trim() }, (is) => `预约签到 ${is.ticket.number}`);
+  if (d) { $('issued').textContent = d.ticket.number; $('checkin-code').value = ''; }
+});
+
+(async () => {
+  const r = await api('GET', '/staff/api/state');
+  if (r.ok) { me = r.data.me; state = r.data; startConsole(); render(); return; }
+  show('login');
+  loadCounters();
+})();

@@ -1,0 +1,279 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"onepass/kiosk"
+	"onepass/kiosk/queue"
+	"onepass/sync/store"
+)
+
+// Queue is what the UI needs from kiosk/queue (*queue.Queue implements it).
+type Queue interface {
+	Board() queue.Board
+	Subscribe(ctx context.Context) <-chan queue.Board
+	Issue(ctx context.Context, r queue.IssueRequest) (queue.Issued, error)
+	IssueAfterPass(ctx context.Context, visitID, service string) (queue.Issued, error)
+	CheckIn(ctx context.Context, code, visitID string) (queue.Issued, error)
+	CallNext(ctx context.Context, counter string) (queue.Ticket, error)
+	Recall(ctx context.Context, counter string) (queue.Ticket, error)
+	Served(ctx context.Context, counter string) (queue.Ticket, error)
+	NoShow(ctx context.Context, counter string) (queue.Ticket, error)
+	Transfer(ctx context.Context, counter, service string) (queue.Ticket, error)
+}
+
+// ManualChecker decides for a person identified by manual ID entry (kiosk.Lane implements it).
+type ManualChecker interface {
+	CheckManual(ctx context.Context, in kiosk.ManualInput) (kiosk.ManualResult, error)
+}
+
+// Visits lists recent visits for the staff console (sync/store.Store implements it).
+type Visits interface {
+	Recent(ctx context.Context, n int) ([]store.Visit, error)
+}
+
+// routeQueue mounts the queue's pages and APIs when a queue is configured:
+//
+//	GET  /hall, /hall/state, /hall/events    the hall calling screen (also on the LAN listener)
+//	GET  /staff, /staff/api/…                the staff console (also on the LAN listener)
+//	GET  /api/queue                          the board (local API, onepassctl)
+//	POST /api/tickets[/call|recall|served|no-show|transfer|checkin|kiosk]
+func (s *Server) routeQueue() {
+	if s.o.Queue == nil {
+		return
+	}
+	s.lan = http.NewServeMux()
+	both := func(pattern string, h http.HandlerFunc) {
+		s.mux.HandleFunc(pattern, h)
+		s.lan.HandleFunc(pattern, h)
+	}
+	both("GET /hall", s.page("assets/hall.html"))
+	both("GET /hall/state", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.o.Queue.Board()) })
+	both("GET /hall/events", s.boardEvents)
+	s.lan.Handle("GET /static/", noCache(http.StripPrefix("/static/", http.FileServerFS(staticFS))))
+	s.lan.HandleFunc("GET /audio/{file}", s.audio)
+	s.lan.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/staff", http.StatusFound) })
+	s.staff = newStaffAuth(s.o.Staff)
+	s.routeStaff(both)
+
+	s.mux.HandleFunc("GET /api/queue", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.o.Queue.Board()) })
+	s.mux.HandleFunc("POST /api/tickets", s.localIssue)
+	s.mux.HandleFunc("POST /api/tickets/kiosk", s.kioskIssue)
+	s.mux.HandleFunc("POST /api/tickets/checkin", s.localCheckIn)
+	for _, op := range []string{"call", "recall", "served", "no-show", "transfer"} {
+		s.mux.HandleFunc("POST /api/tickets/"+op, s.localCounterOp(op))
+	}
+}
+
+// LANHandler is what the staff listener serves on the LAN: the staff console, the hall screen
+// and their assets, never the kiosk's local API. Nil without a queue.
+func (s *Server) LANHandler() http.Handler {
+	if s.lan == nil {
+		return nil
+	}
+	return s.lan
+}
+
+// ServeLAN serves LANHandler on l (already wrapped in TLS when configured) until ctx is done.
+func (s *Server) ServeLAN(ctx context.Context, l net.Listener) error {
+	if s.lan == nil {
+		return errors.New("ui: no queue: nothing to serve on the LAN")
+	}
+	return serveHTTP(ctx, l, s.lan, s.log.With("listener", "lan"))
+}
+
+// page serves one embedded HTML page under the strict content security policy.
+func (s *Server) page(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("X-Frame-Options", "DENY")
+		http.ServeFileFS(w, r, assets, name)
+	}
+}
+
+// boardEvents streams the queue board as Server-Sent Events ("board"), the full board first.
+func (s *Server) boardEvents(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	rc := http.NewResponseController(w)
+	boards := s.o.Queue.Subscribe(ctx)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(frame func(io.Writer) error) error {
+		if err := rc.SetWriteDeadline(time.Now().Add(s.o.Heartbeat + 10*time.Second)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		if err := frame(w); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	writeBoard := func(w io.Writer, b queue.Board) error {
+		j, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "id: %d\nevent: board\ndata: %s\n\n", b.Version, j)
+		return err
+	}
+	cur := s.o.Queue.Board()
+	if err := send(func(w io.Writer) error {
+		if _, err := io.WriteString(w, "retry: 1000\n\n"); err != nil {
+			return err
+		}
+		return writeBoard(w, cur)
+	}); err != nil {
+		return
+	}
+	sent := cur.Version
+	tick := time.NewTicker(s.o.Heartbeat)
+	defer tick.Stop()
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			return
+		case b, ok := <-boards:
+			if !ok {
+				return
+			}
+			if b.Version <= sent {
+				continue
+			}
+			sent = b.Version
+			err = send(func(w io.Writer) error { return writeBoard(w, b) })
+		case <-tick.C:
+			err = send(func(w io.Writer) error { _, err := io.WriteString(w, ": ping\n\n"); return err })
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// decodeBody reads a small JSON request body strictly.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<14))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, queue.Error{Code: "bad_request", Zh: "请求格式错误", En: "bad request body: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+// writeQueueErr answers a refusal (409 with its texts) or a failure (500).
+func (s *Server) writeQueueErr(w http.ResponseWriter, err error) {
+	var qe *queue.Error
+	if errors.As(err, &qe) {
+		writeJSON(w, http.StatusConflict, qe)
+		return
+	}
+	s.log.Error("queue request failed", "err", err)
+	writeJSON(w, http.StatusInternalServerError, queue.Error{Code: "internal", Zh: "系统故障，请联系工作人员", En: err.Error()})
+}
+
+// IssueRequest is the body of POST /api/tickets (and the staff console's issue).
+type IssueRequest struct {
+	Service  string         `json:"service"`
+	Priority queue.Priority `json:"priority,omitempty"`
+}
+
+func (s *Server) localIssue(w http.ResponseWriter, r *http.Request) {
+	var req IssueRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	is, err := s.o.Queue.Issue(r.Context(), queue.IssueRequest{Service: req.Service, Priority: req.Priority, Source: queue.FromStaff, Print: true})
+	if err != nil {
+		s.writeQueueErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, is)
+}
+
+// KioskRequest is the body of POST /api/tickets/kiosk: the citizen's choice after a PASS.
+type KioskRequest struct {
+	PassID  string `json:"pass_id"`
+	Service string `json:"service"`
+}
+
+func (s *Server) kioskIssue(w http.ResponseWriter, r *http.Request) {
+	var req KioskRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	is, err := s.o.Queue.IssueAfterPass(r.Context(), req.PassID, req.Service)
+	if err != nil {
+		s.writeQueueErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, is)
+}
+
+// CheckInRequest is the body of POST /api/tickets/checkin.
+type CheckInRequest struct {
+	Code   string `json:"code"`
+	PassID string `json:"pass_id,omitempty"`
+}
+
+func (s *Server) localCheckIn(w http.ResponseWriter, r *http.Request) {
+	var req CheckInRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	is, err := s.o.Queue.CheckIn(r.Context(), req.Code, req.PassID)
+	if err != nil {
+		s.writeQueueErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, is)
+}
+
+// CounterRequest is the body of the counter operations.
+type CounterRequest struct {
+	Counter string `json:"counter"`
+	Service string `json:"service,omitempty"` // transfer: where to
+}
+
+func (s *Server) localCounterOp(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req CounterRequest
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		t, err := s.counterOp(r.Context(), op, req.Counter, req.Service)
+		if err != nil {
+			s.writeQueueErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, t)
+	}
+}
+
+func (s *Server) counterOp(ctx context.Context, op, counter, service string) (queue.Ticket, error) {
+	q := s.o.Queue
+	switch op {
+	case "call":
+		return q.CallNext(ctx, counter)
+	case "recall":
+		return q.Recall(ctx, counter)
+	case "served":
+		return q.Served(ctx, counter)
+	case "no-show":
+		return q.NoShow(ctx, counter)
+	case "transfer":
+		return q.Transfer(ctx, counter, service)
+	}
+	return queue.Ticket{}, fmt.Errorf("ui: unknown counter operation %q", op)
+}

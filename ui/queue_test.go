@@ -1,0 +1,376 @@
+package ui
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"golang.org/x/crypto/bcrypt"
+
+	"onepass/device"
+	"onepass/kiosk"
+	"onepass/kiosk/policy"
+	"onepass/kiosk/queue"
+	"onepass/sync/store"
+)
+
+// testPrinter prints into memory and fails while out is set.
+type testPrinter struct {
+	mu      sync.Mutex
+	out     bool
+	printed []device.Ticket
+}
+
+func (p *testPrinter) Print(ctx context.Context, t device.Ticket) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.out {
+		return errors.New("paper out")
+	}
+	p.printed = append(p.printed, t)
+	return nil
+}
+func (p *testPrinter) setOut(out bool) { p.mu.Lock(); p.out = out; p.mu.Unlock() }
+func (p *testPrinter) Status(context.Context) (device.PrinterStatus, error) {
+	return device.PrinterStatus{Online: true}, nil
+}
+func (p *testPrinter) Health() device.Health          { return device.Healthy(t0) }
+func (p *testPrinter) SelfTest(context.Context) error { return nil }
+func (p *testPrinter) Close() error                   { return nil }
+
+// fakeManual passes every check with a temperature below 37.3.
+type fakeManual struct{ db *store.Store }
+
+func (m fakeManual) CheckManual(ctx context.Context, in kiosk.ManualInput) (kiosk.ManualResult, error) {
+	r := kiosk.ManualResult{Outcome: policy.Pass, Reason: policy.ReasonOK}
+	if in.TempC >= 37.3 {
+		r.Outcome, r.Reason = policy.Deny, policy.ReasonFever
+	}
+	tx := policy.TextFor(r.Reason)
+	r.TitleZh, r.TextZh, r.TitleEn, r.TextEn = tx.TitleZh, tx.Zh, tx.TitleEn, tx.En
+	v := &store.Visit{Lane: "1", Method: "manual", MaskedName: "张*三", Outcome: string(r.Outcome), Reason: string(r.Reason)}
+	if err := m.db.Append(ctx, v); err != nil {
+		return r, err
+	}
+	r.VisitID = v.ID
+	return r, nil
+}
+
+const testPIN = "2468"
+
+type queueEnv struct {
+	t       *testing.T
+	k       *fakeKiosk
+	q       *queue.Queue
+	db      *store.Store
+	srv     *Server
+	ts      *httptest.Server
+	printer *testPrinter
+	now     *time.Time
+	nowMu   sync.Mutex
+}
+
+// newQueueEnv runs a real queue on a real database behind the UI, with staff 7 (counter 1) and
+// 8 (counter 3), PIN 2468.
+func newQueueEnv(t *testing.T) *queueEnv {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "onepass.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cfg := queue.DefaultConfig()
+	cfg.Hall = "测试大厅"
+	e := &queueEnv{t: t, k: newFake(idleView()), db: db, printer: &testPrinter{}}
+	q, err := queue.New(ctx, cfg, db, queue.Options{Logger: quiet(), Printer: e.printer, Clock: clockwork.NewRealClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { q.Run(rctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	e.q = q
+	hash, _ := bcrypt.GenerateFromPassword([]byte(testPIN), bcrypt.MinCost)
+	now := time.Now()
+	e.now = &now
+	e.srv = New(e.k, Options{Logger: quiet(), Heartbeat: time.Second, Queue: q, Manual: fakeManual{db}, Visits: db,
+		Staff: StaffOptions{Users: []StaffUser{{ID: "7", Name: "王芳", Counter: "1", PINHash: string(hash)}, {ID: "8", Name: "李雷", Counter: "3", PINHash: string(hash)}},
+			LockoutAfter: 3, LockoutFor: 5 * time.Minute, SessionIdle: 30 * time.Minute, Now: e.clock},
+		Status: func(context.Context) Status { n := 4; return Status{OutboxDepth: &n} }})
+	e.ts = httptest.NewServer(e.srv.Handler())
+	t.Cleanup(e.ts.Close)
+	return e
+}
+
+func (e *queueEnv) clock() time.Time {
+	e.nowMu.Lock()
+	defer e.nowMu.Unlock()
+	return *e.now
+}
+
+func (e *queueEnv) advance(d time.Duration) {
+	e.nowMu.Lock()
+	defer e.nowMu.Unlock()
+	*e.now = e.now.Add(d)
+}
+
+// pass logs a PASS visit and shows it on the fake lane, as the lane does after a pass.
+func (e *queueEnv) pass() string {
+	e.t.Helper()
+	v := &store.Visit{Lane: "1", Method: "card", MaskedName: "张*三", Outcome: "PASS", Reason: "ok"}
+	if err := e.db.Append(context.Background(), v); err != nil {
+		e.t.Fatal(err)
+	}
+	e.k.publish(decided(policy.ReasonOK, policy.Pass, v.ID, 36.5))
+	return v.ID
+}
+
+type client struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+	csrf string
+}
+
+func (e *queueEnv) client() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: e.t, base: e.ts.URL, c: &http.Client{Jar: jar}}
+}
+
+// do sends JSON and decodes the JSON answer into out (if not nil); it returns the status.
+func (c *client) do(method, path string, body any, out any, hdr ...string) int {
+	c.t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if c.csrf != "" {
+		req.Header.Set(csrfHeader, c.csrf)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+func (c *client) login(staff, pin string) int {
+	c.t.Helper()
+	var me Me
+	code := c.do("POST", "/staff/api/login", LoginRequest{Staff: staff, PIN: pin}, &me)
+	if code == 200 {
+		c.csrf = me.CSRF
+	}
+	return code
+}
+
+func TestLocalTicketAPI(t *testing.T) {
+	e := newQueueEnv(t)
+	c := e.client()
+	var is queue.Issued
+	if code := c.do("POST", "/api/tickets", IssueRequest{Service: "B", Priority: queue.Elderly}, &is); code != 200 || is.Ticket.Number != "B001" || is.Ticket.Priority != queue.Elderly {
+		t.Fatalf("issue: %d %+v", code, is)
+	}
+	var qe queue.Error
+	if code := c.do("POST", "/api/tickets", IssueRequest{Service: "Z"}, &qe); code != 409 || qe.Code != "unknown_service" || qe.Zh == "" {
+		t.Errorf("unknown service: %d %+v", code, qe)
+	}
+	if code := c.do("POST", "/api/tickets", map[string]any{"service": "A", "vip": true}, &qe); code != 400 {
+		t.Errorf("unknown field: %d", code)
+	}
+	var tk queue.Ticket
+	if code := c.do("POST", "/api/tickets/call", CounterRequest{Counter: "2"}, &tk); code != 200 || tk.Number != "B001" || tk.Counter != "2" {
+		t.Fatalf("call: %d %+v", code, tk)
+	}
+	if code := c.do("POST", "/api/tickets/transfer", CounterRequest{Counter: "2", Service: "C"}, &tk); code != 200 || tk.Service != "C" {
+		t.Fatalf("transfer: %d %+v", code, tk)
+	}
+	if code := c.do("POST", "/api/tickets/call", CounterRequest{Counter: "2"}, &qe); code != 409 || qe.Code != "queue_empty" {
+		t.Errorf("call on an empty queue: %d %+v", code, qe)
+	}
+	var b queue.Board
+	if code := c.do("GET", "/api/queue", nil, &b); code != 200 || b.Services[2].Waiting != 1 || b.Calls[0].Number != "B001" {
+		t.Errorf("board: %d %+v", code, b)
+	}
+
+	// The citizen's ticket needs the pass on screen.
+	pass := e.pass()
+	var kis queue.Issued
+	if code := c.do("POST", "/api/tickets/kiosk", KioskRequest{PassID: pass, Service: "A"}, &kis); code != 200 || kis.Ticket.Number != "A001" || !kis.Printing {
+		t.Fatalf("kiosk ticket: %d %+v", code, kis)
+	}
+	if code := c.do("POST", "/api/tickets/kiosk", KioskRequest{PassID: "0194b2c4-0000-7000-8000-000000000000", Service: "A"}, &qe); code != 409 || qe.Code != "no_pass" {
+		t.Errorf("kiosk ticket without a pass: %d %+v", code, qe)
+	}
+}
+
+func TestHallEvents(t *testing.T) {
+	e := newQueueEnv(t)
+	req, _ := http.NewRequest("GET", e.ts.URL+"/hall/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	s := &sse{t: t, body: resp.Body, fr: make(chan frame)}
+	go s.read(bufioReader(resp.Body))
+	first := nextBoard(t, s)
+	if _, err := e.q.Issue(context.Background(), queue.IssueRequest{Service: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.q.CallNext(context.Background(), "3"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		b := nextBoard(t, s)
+		if b.Version <= first.Version {
+			t.Fatalf("board version went from %d to %d", first.Version, b.Version)
+		}
+		if len(b.Calls) > 0 {
+			if b.Calls[0].Number != "A001" || b.Calls[0].Counter != "3" {
+				t.Errorf("call %+v", b.Calls[0])
+			}
+			break
+		}
+	}
+}
+
+func nextBoard(t *testing.T, s *sse) queue.Board {
+	t.Helper()
+	for {
+		f := s.next()
+		if f.err != nil {
+			t.Fatalf("stream ended: %v", f.err)
+		}
+		if f.event != "board" {
+			continue
+		}
+		var b queue.Board
+		if err := json.Unmarshal([]byte(f.data), &b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+}
+
+func TestStaffLoginCSRFAndLockout(t *testing.T) {
+	e := newQueueEnv(t)
+	c := e.client()
+	var qe queue.Error
+	if code := c.do("GET", "/staff/api/state", nil, &qe); code != 401 {
+		t.Errorf("state without login: %d", code)
+	}
+	// Wrong PINs: refused, then locked out, even with the right PIN.
+	for i, want := range []int{401, 401, 429, 429} {
+		pin := "0000"
+		if i == 3 {
+			pin = testPIN
+		}
+		if code := c.login("7", pin); code != want {
+			t.Fatalf("attempt %d: %d, want %d", i+1, code, want)
+		}
+	}
+	// Another member of staff is not locked by it; time ends the lock-out.
+	if code := e.client().login("8", testPIN); code != 200 {
+		t.Errorf("staff 8 login during 7's lock-out: %d", code)
+	}
+	e.advance(6 * time.Minute)
+	if code := c.login("7", testPIN); code != 200 {
+		t.Fatalf("login after the lock-out: %d", code)
+	}
+	if code := c.do("POST", "/staff/api/login", LoginRequest{Staff: "nobody", PIN: testPIN}, &qe); code != 401 || qe.Code != "bad_pin" {
+		t.Errorf("unknown staff: %d %+v", code, qe)
+	}
+
+	var st StaffState
+	if code := c.do("GET", "/staff/api/state", nil, &st); code != 200 || st.Me.Counter != "1" || st.OutboxDepth == nil || *st.OutboxDepth != 4 {
+		t.Fatalf("state: %d %+v", code, st.Me)
+	}
+	e.q.Issue(context.Background(), queue.IssueRequest{Service: "A"})
+	// Without the CSRF token, or from another site, nothing happens.
+	tok := c.csrf
+	c.csrf = ""
+	if code := c.do("POST", "/staff/api/call", struct{}{}, &qe); code != 403 || qe.Code != "csrf" {
+		t.Errorf("call without CSRF token: %d %+v", code, qe)
+	}
+	c.csrf = tok
+	if code := c.do("POST", "/staff/api/call", struct{}{}, &qe, "Origin", "http://evil.example"); code != 403 {
+		t.Errorf("call from another origin: %d", code)
+	}
+	var tk queue.Ticket
+	if code := c.do("POST", "/staff/api/call", struct{}{}, &tk); code != 200 || tk.Number != "A001" || tk.Counter != "1" {
+		t.Fatalf("call: %d %+v", code, tk)
+	}
+	// Manual ID entry goes through the check: a fever gets no ticket.
+	var si StaffIssued
+	if code := c.do("POST", "/staff/api/issue", StaffIssueRequest{Service: "A", IDNumber: "110101199003074477", Name: "张三", TempC: 36.6}, &si); code != 200 || si.Ticket.Number != "A002" || si.Check == nil || si.Check.Outcome != policy.Pass {
+		t.Fatalf("manual issue: %d %+v", code, si)
+	}
+	var refused struct {
+		queue.Error
+		Check *kiosk.ManualResult `json:"check"`
+	}
+	if code := c.do("POST", "/staff/api/issue", StaffIssueRequest{Service: "A", IDNumber: "110101199003074477", Name: "张三", TempC: 38.4}, &refused); code != 409 || refused.Check == nil || refused.Check.Reason != policy.ReasonFever {
+		t.Errorf("manual issue with fever: %d %+v", code, refused)
+	}
+	// Sessions end when idle, and on logout.
+	e.advance(31 * time.Minute)
+	if code := c.do("GET", "/staff/api/state", nil, nil); code != 401 {
+		t.Errorf("state after 31 idle minutes: %d", code)
+	}
+	c.login("7", testPIN)
+	if code := c.do("POST", "/staff/api/logout", struct{}{}, nil); code != 204 {
+		t.Errorf("logout: %d", code)
+	}
+	if code := c.do("GET", "/staff/api/state", nil, nil); code != 401 {
+		t.Errorf("state after logout: %d", code)
+	}
+}
+
+// The LAN listener serves the staff console and the hall screen, never the kiosk's local API.
+func TestLANHandler(t *testing.T) {
+	e := newQueueEnv(t)
+	lan := httptest.NewServer(e.srv.LANHandler())
+	defer lan.Close()
+	for path, want := range map[string]int{"/staff": 200, "/hall": 200, "/hall/state": 200, "/static/staff.js": 200,
+		"/audio/chime.wav": 200, "/api/queue": 404, "/api/state": 404, "/events": 404, "/metrics": 404} {
+		resp, _ := get(t, lan.URL+path)
+		if resp.StatusCode != want {
+			t.Errorf("LAN %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	resp, _ := get(t, lan.URL+"/staff")
+	if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Error("staff page without CSP")
+	}
+	if New(newFake(idleView()), Options{Logger: quiet()}).LANHandler() != nil {
+		t.Error("a LAN handler without a queue")
+	}
+}
+
+func bufioReader(r interface{ Read([]byte) (int, error) }) *bufio.Reader { return bufio.NewReader(r) }
