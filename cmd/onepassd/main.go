@@ -85,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.Listen = *listen
 	}
 	logger := newLogger(stderr, cfg.LogLevel)
+	slog.SetDefault(logger) // drivers log through the default logger; keep one format on stderr
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := serve(ctx, cfg, *simulate, stdout, logger); err != nil {

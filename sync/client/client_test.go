@@ -263,3 +263,28 @@ func TestTicketsGoUpToo(t *testing.T) {
 		t.Fatalf("%d ticket events still queued", n)
 	}
 }
+
+// TestForeignTrustListReplaced: a kiosk moved to another platform (or an old --sim data
+// directory) holds a trust list the pinned root never signed, with a higher seq; it is replaced.
+func TestForeignTrustListReplaced(t *testing.T) {
+	h := newHub(t, hub.Options{})
+	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	spki, _ := x509.MarshalPKIXPublicKey(pub)
+	now := time.Now()
+	if _, err := h.hub.AddIssuer(bg, wire.TrustIssuer{ID: "X", Keys: []wire.TrustKey{{Alg: wire.AlgEdDSA, PublicKey: spki, NotBefore: now, NotAfter: now.Add(time.Hour)}}}); err != nil {
+		t.Fatal(err)
+	}
+	k := newKiosk(t)
+	if err := k.db.PutTrustList(bg, 40, []byte(`{"payload":"e30=","alg":"EdDSA","kid":"AAAAAAAAAAA=","signature":"AA=="}`)); err != nil {
+		t.Fatal(err)
+	}
+	k.enroll(h, nil)
+	if err := k.c.Pull(bg); err != nil {
+		t.Fatal(err)
+	}
+	seq, doc, _ := k.db.TrustList(bg)
+	v, _ := wire.NewVerifier(h.root())
+	if _, err := v.OpenRoot(doc); err != nil || seq != 1 {
+		t.Fatalf("held trust list seq %d: %v", seq, err)
+	}
+}
