@@ -11,25 +11,31 @@ import (
 	"onepass/kiosk"
 )
 
-// events streams the lane's views as Server-Sent Events. Every (re)connect starts with the full
-// current view, so the page never has to rebuild history and Last-Event-ID can be ignored.
+// events streams the lane's views as Server-Sent Events ("state").
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	// Subscribe before reading the current view so that no view falls between the two.
+	views := s.k.Subscribe(r.Context())
+	stream(s, w, r, "state", views, s.k.View(), func(v kiosk.View) uint64 { return v.Version })
+}
+
+// stream serves one Server-Sent Events stream. Every (re)connect starts with the full current value,
+// so a page never has to rebuild history and Last-Event-ID can be ignored; then each newer value
+// follows with `id: <version>`, and a `: ping` comment every Heartbeat.
+func stream[T any](s *Server, w http.ResponseWriter, r *http.Request, event string, updates <-chan T, cur T, version func(T) uint64) {
 	ctx := r.Context()
 	rc := http.NewResponseController(w)
-	// Subscribe before reading the current view so that no view falls between the two.
-	views := s.k.Subscribe(ctx)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 
-	log := s.log.With("remote", r.RemoteAddr)
+	log := s.log.With("remote", r.RemoteAddr, "event", event)
 	log.Debug("event stream open")
 	defer log.Debug("event stream closed")
 
 	// send writes one frame and flushes it. The write deadline stops a peer that no longer reads
-	// from holding this goroutine forever; the lane itself is never blocked (see Kiosk.Subscribe).
+	// from holding this goroutine forever; the publisher itself is never blocked (see Kiosk.Subscribe).
 	send := func(frame func(io.Writer) error) error {
 		if err := rc.SetWriteDeadline(time.Now().Add(s.o.Heartbeat + 10*time.Second)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return fmt.Errorf("ui: events: deadline: %w", err)
@@ -42,18 +48,18 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	}
+	write := func(w io.Writer, v T) error { return writeEvent(w, event, version(v), v) }
 
-	cur := s.k.View()
 	if err := send(func(w io.Writer) error {
 		if _, err := io.WriteString(w, "retry: 1000\n\n"); err != nil {
 			return err
 		}
-		return writeView(w, cur)
+		return write(w, cur)
 	}); err != nil {
 		log.Debug("event stream", "err", err)
 		return
 	}
-	sent := cur.Version
+	sent := version(cur)
 	tick := time.NewTicker(s.o.Heartbeat)
 	defer tick.Stop()
 	for {
@@ -61,15 +67,15 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-ctx.Done():
 			return
-		case v, ok := <-views:
+		case v, ok := <-updates:
 			if !ok {
 				return
 			}
-			if v.Version <= sent { // already sent as the first, full view
+			if version(v) <= sent { // already sent as the first, full value
 				continue
 			}
-			sent = v.Version
-			err = send(func(w io.Writer) error { return writeView(w, v) })
+			sent = version(v)
+			err = send(func(w io.Writer) error { return write(w, v) })
 		case <-tick.C:
 			err = send(func(w io.Writer) error {
 				_, err := io.WriteString(w, ": ping\n\n")
@@ -83,12 +89,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// writeView writes one "state" event. JSON has no raw newlines, so the data fits one data: line.
-func writeView(w io.Writer, v kiosk.View) error {
+// writeEvent writes one event. JSON has no raw newlines, so the data fits one data: line.
+func writeEvent(w io.Writer, event string, id uint64, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("encode view: %w", err)
+		return fmt.Errorf("encode %s: %w", event, err)
 	}
-	_, err = fmt.Fprintf(w, "id: %d\nevent: state\ndata: %s\n\n", v.Version, b)
+	_, err = fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", id, event, b)
 	return err
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"time"
 
 	"onepass/kiosk"
 	"onepass/kiosk/queue"
@@ -101,64 +100,8 @@ func (s *Server) page(name string) http.HandlerFunc {
 
 // boardEvents streams the queue board as Server-Sent Events ("board"), the full board first.
 func (s *Server) boardEvents(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	rc := http.NewResponseController(w)
-	boards := s.o.Queue.Subscribe(ctx)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	send := func(frame func(io.Writer) error) error {
-		if err := rc.SetWriteDeadline(time.Now().Add(s.o.Heartbeat + 10*time.Second)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return err
-		}
-		if err := frame(w); err != nil {
-			return err
-		}
-		return rc.Flush()
-	}
-	writeBoard := func(w io.Writer, b queue.Board) error {
-		j, err := json.Marshal(b)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(w, "id: %d\nevent: board\ndata: %s\n\n", b.Version, j)
-		return err
-	}
-	cur := s.o.Queue.Board()
-	if err := send(func(w io.Writer) error {
-		if _, err := io.WriteString(w, "retry: 1000\n\n"); err != nil {
-			return err
-		}
-		return writeBoard(w, cur)
-	}); err != nil {
-		return
-	}
-	sent := cur.Version
-	tick := time.NewTicker(s.o.Heartbeat)
-	defer tick.Stop()
-	for {
-		var err error
-		select {
-		case <-ctx.Done():
-			return
-		case b, ok := <-boards:
-			if !ok {
-				return
-			}
-			if b.Version <= sent {
-				continue
-			}
-			sent = b.Version
-			err = send(func(w io.Writer) error { return writeBoard(w, b) })
-		case <-tick.C:
-			err = send(func(w io.Writer) error { _, err := io.WriteString(w, ": ping\n\n"); return err })
-		}
-		if err != nil {
-			return
-		}
-	}
+	boards := s.o.Queue.Subscribe(r.Context())
+	stream(s, w, r, "board", boards, s.o.Queue.Board(), func(b queue.Board) uint64 { return b.Version })
 }
 
 // decodeBody reads a small JSON request body strictly.

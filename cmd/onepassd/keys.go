@@ -9,6 +9,7 @@ import (
 
 	"onepass/kiosk"
 	"onepass/kiosk/identity"
+	"onepass/sync/keyfile"
 )
 
 // Key files under <data>/keys. Until sync delivers the real keys (enrollment), --sim makes them on
@@ -51,7 +52,7 @@ func ensureSimKeys(dir string) error {
 	if _, err := os.Stat(dkPath); errors.Is(err, os.ErrNotExist) {
 		k := make([]byte, identity.DeploymentKeySize)
 		rand.Read(k)
-		if err := writeSecret(dkPath, k); err != nil {
+		if err := keyfile.Write(dkPath, k); err != nil {
 			return err
 		}
 	}
@@ -61,37 +62,12 @@ func ensureSimKeys(dir string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeSecret(filepath.Join(dir, platformKeyFile), priv); err != nil {
+		if err := keyfile.Write(filepath.Join(dir, platformKeyFile), priv); err != nil {
 			return err
 		}
-		if err := writeSecret(pubPath, pub); err != nil {
+		if err := keyfile.Write(pubPath, pub); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// writeSecret writes a key file with 0600 permissions, atomically, so a power cut leaves either
-// no file or a whole one.
-func writeSecret(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("keys: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("keys: write %s: %w", path, err)
 	}
 	return nil
 }

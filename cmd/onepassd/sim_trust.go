@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"onepass/kiosk/healthcode"
+	"onepass/sync/keyfile"
 )
 
 // The simulated platform's code issuer: `onepass-hub code issue --key <data>/keys/sim-issuer.key
@@ -39,5 +40,5 @@ func loadOrMakeKey(path string, alg healthcode.Alg) (*healthcode.PrivateKey, err
 	if err != nil {
 		return nil, err
 	}
-	return k, writeSecret(path, pemBytes)
+	return k, keyfile.Write(path, pemBytes)
 }

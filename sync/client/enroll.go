@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"onepass/sync/keyfile"
 	"onepass/sync/wire"
 )
 
@@ -144,7 +145,7 @@ func Enroll(ctx context.Context, hubURL, token, dir string, root []byte) (Enroll
 		{chainFile, chainPEM},
 		{enrollFile, ej},
 	} {
-		if err := writeSecret(filepath.Join(dir, f.name), f.data); err != nil {
+		if err := keyfile.Write(filepath.Join(dir, f.name), f.data); err != nil {
 			return Enrollment{}, fmt.Errorf("sync: enroll: %w", err)
 		}
 	}
@@ -253,35 +254,6 @@ func errorText(code int, body []byte) string {
 		s = s[:200] + "…"
 	}
 	return fmt.Sprintf("%d %s %s", code, http.StatusText(code), s)
-}
-
-// writeSecret writes a file 0600 atomically (temp file, fsync, rename), so a crash leaves the old
-// file or the new one, never half of one.
-func writeSecret(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync() // the rename itself must survive a power cut
-		d.Close()
-	}
-	return nil
 }
 
 // deviceIdentity is the loaded device identity.

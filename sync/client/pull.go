@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"onepass/kiosk/identity"
+	"onepass/sync/keyfile"
 	"onepass/sync/store"
 	"onepass/sync/wire"
 )
@@ -251,10 +252,10 @@ func (c *Client) syncKeys(ctx context.Context, r *round) error {
 	if err := os.MkdirAll(c.cfg.KeysDir, 0o700); err != nil {
 		return fmt.Errorf("sync: keys: %w", err)
 	}
-	if err := writeSecret(filepath.Join(c.cfg.KeysDir, platformPubFile), k.PlatformPublicKey); err != nil {
+	if err := keyfile.Write(filepath.Join(c.cfg.KeysDir, platformPubFile), k.PlatformPublicKey); err != nil {
 		return fmt.Errorf("sync: keys: %w", err)
 	}
-	if err := writeSecret(filepath.Join(c.cfg.KeysDir, deploymentNext), key); err != nil {
+	if err := keyfile.Write(filepath.Join(c.cfg.KeysDir, deploymentNext), key); err != nil {
 		return fmt.Errorf("sync: keys: %w", err)
 	}
 	c.log.Info("sync: received the deployment key of a new epoch", "epoch", want)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"onepass/kiosk/identity"
+	"onepass/sync/keyfile"
 	"onepass/sync/wire"
 )
 
@@ -145,7 +146,7 @@ func Init(dir string, o InitOptions) error {
 		{platformKeyFile, platPriv}, {platformPubFile, platPub},
 	}
 	for _, f := range files {
-		if err := writeFile(filepath.Join(kd, f.name), f.data); err != nil {
+		if err := keyfile.Write(filepath.Join(kd, f.name), f.data); err != nil {
 			return err
 		}
 	}
@@ -167,30 +168,6 @@ func pemKey(k any) []byte {
 
 func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-// writeFile writes a key file 0600, atomically: a crash leaves no half key.
-func writeFile(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("hub: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("hub: write %s: %w", path, err)
-	}
-	return nil
 }
 
 // keyring is the hub's loaded keys.
