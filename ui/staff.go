@@ -125,12 +125,19 @@ func (a *staffAuth) login(id, pin, counter, ip string) (*session, int, *queue.Er
 	ipLimit := 3 * a.o.LockoutAfter // a shared desk PC is not locked by one person's typos
 	a.mu.Lock()
 	wait := max(a.lockedFor(idKey, now), a.lockedFor(ipKey, now))
-	a.mu.Unlock()
 	if wait > 0 {
+		a.mu.Unlock()
 		mins := int(wait.Minutes()) + 1
 		return nil, http.StatusTooManyRequests, &queue.Error{Code: "locked",
 			Zh: fmt.Sprintf("尝试次数过多，已锁定，请 %d 分钟后再试", mins), En: fmt.Sprintf("too many failed attempts: locked, try again in %d min", mins)}
 	}
+	// Count the attempt before the slow hash check: guesses sent all at once must not all pass
+	// the lock-out check above before any of them has been counted.
+	left := a.fail(idKey, a.o.LockoutAfter, now)
+	if a.fail(ipKey, ipLimit, now) == 0 {
+		left = 0
+	}
+	a.mu.Unlock()
 	u, known := a.users[id]
 	hash := a.dummy
 	if known {
@@ -140,10 +147,6 @@ func (a *staffAuth) login(id, pin, counter, ip string) (*session, int, *queue.Er
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if !ok {
-		left := a.fail(idKey, a.o.LockoutAfter, now)
-		if a.fail(ipKey, ipLimit, now) == 0 {
-			left = 0
-		}
 		if left == 0 {
 			return nil, http.StatusTooManyRequests, &queue.Error{Code: "locked",
 				Zh: fmt.Sprintf("工号或密码错误，已锁定 %d 分钟", int(a.o.LockoutFor.Minutes())), En: "wrong staff ID or PIN: locked out"}
@@ -151,7 +154,11 @@ func (a *staffAuth) login(id, pin, counter, ip string) (*session, int, *queue.Er
 		return nil, http.StatusUnauthorized, &queue.Error{Code: "bad_pin",
 			Zh: fmt.Sprintf("工号或密码错误，还可尝试 %d 次", left), En: fmt.Sprintf("wrong staff ID or PIN, %d attempts left", left)}
 	}
+	// The right PIN: this attempt was not a failure after all.
 	delete(a.fails, idKey)
+	if f := a.fails[ipKey]; f != nil && f.failed > 0 {
+		f.failed--
+	}
 	if counter == "" {
 		counter = u.Counter
 	}

@@ -31,6 +31,7 @@ type queueSetup struct {
 	staff   ui.StaffOptions
 	apptKey ed25519.PrivateKey // --sim only
 	printer device.TicketPrinter
+	lane    *kiosk.Lane // set by apply, before the lane runs
 	log     *slog.Logger
 }
 
@@ -98,6 +99,7 @@ func (qs *queueSetup) apply(o *ui.Options, lane *kiosk.Lane) {
 		return
 	}
 	o.Queue, o.Staff, o.Manual, o.Visits = qs.q, qs.staff, lane, qs.db
+	qs.lane = lane
 	if o.Extra == nil {
 		o.Extra = map[string]http.Handler{}
 	}
@@ -161,12 +163,20 @@ func (a *apptScanner) Next(ctx context.Context) (device.Scan, error) {
 }
 
 func (qs *queueSetup) checkInAtKiosk(ctx context.Context, code string) {
-	vs, err := qs.db.Recent(ctx, 1)
-	if err != nil || len(vs) == 0 || vs[0].Outcome != "PASS" {
-		qs.log.Info("appointment code shown without a pass first: ignored")
+	// Only the pass on this lane's screen counts: the newest visit in the database may be another
+	// lane's or a staff console's, or the previous citizen's.
+	passID := ""
+	if v := qs.lane.View(); v.State == kiosk.PhaseShowing && v.Outcome == "PASS" {
+		passID = v.PassID
+	} else if vs, err := qs.db.Recent(ctx, 1); err == nil && len(vs) == 1 &&
+		vs[0].Outcome == "PASS" && vs[0].Lane == v.Lane && vs[0].Method != "manual" {
+		passID = vs[0].ID // the result screen has gone, the service picker is still up
+	}
+	if passID == "" {
+		qs.log.Info("appointment code shown without a pass at this lane: ignored")
 		return
 	}
-	is, err := qs.q.CheckIn(ctx, code, vs[0].ID)
+	is, err := qs.q.CheckIn(ctx, code, passID)
 	if err != nil {
 		qs.log.Info("appointment check-in refused", "err", err)
 		return

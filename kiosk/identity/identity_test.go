@@ -55,6 +55,15 @@ func withCheck(first17 string) string {
 	return first17 + string(c)
 }
 
+func TestErrorsCarryNoDigits(t *testing.T) {
+	// Errors reach logs; none may carry part of the number.
+	for _, in := range []string{withCheck("11010119901307447"), withCheck("11010120300101001"), "110101199003074478", "1101011990030744", "11010119900307447Y"} {
+		if _, err := Parse(in, now); err == nil || strings.Contains(err.Error(), in[6:14]) {
+			t.Errorf("Parse(%q) error %v", in, err)
+		}
+	}
+}
+
 func TestNumberFields(t *testing.T) {
 	n, err := Parse("110101199003074477", now)
 	if err != nil {

@@ -250,10 +250,11 @@ func (q *Queue) execute(ctx context.Context, batch []*op) {
 			q.st = st
 		}
 	}
+	// The board first: a caller answered must never read a board without its own change.
+	q.publish()
 	for _, o := range batch {
 		close(o.reply)
 	}
-	q.publish()
 }
 
 // do hands a request to Run and waits for its answer.

@@ -260,6 +260,11 @@ func (f *faults) wrap(next http.Handler) http.Handler {
 				body = replayed
 			case "withhold":
 				code, body = http.StatusBadGateway, []byte(`{"v":1,"error":"withheld by the test"}`)
+			case "ratelimit":
+				// A proxy in front of the hub, not the hub: plain text, no signature.
+				code, body = http.StatusTooManyRequests, []byte("slow down")
+			case "notfound":
+				code, body = http.StatusNotFound, []byte("404 page not found")
 			}
 		}
 		w.WriteHeader(code)
@@ -554,6 +559,32 @@ func TestQuarantine(t *testing.T) {
 	if hl := k.c.Health(); hl.State != device.Degraded || !strings.Contains(hl.Reason, "quarantined") {
 		t.Errorf("health: %v", hl)
 	}
+}
+
+// TestProxyErrorsAreNotRefusals: a 429 or 404 from a proxy during a deploy is a passing fault, not
+// the hub refusing records: nothing may go to the quarantine, and all goes up afterwards.
+func TestProxyErrorsAreNotRefusals(t *testing.T) {
+	h := newHub(t, hub.Options{})
+	f := newFaults()
+	h.wrap = f.wrap
+	k := newKiosk(t)
+	k.enroll(h, nil)
+	k.appendVisits(20)
+	for _, mode := range []string{"ratelimit", "notfound"} {
+		f.set(mode, wire.PathVisits)
+		if _, err := k.c.Push(bg); err == nil {
+			t.Fatalf("%s: push reported success", mode)
+		}
+		if q, err := k.db.QuarantinedRecords(bg, 100); err != nil || len(q) != 0 {
+			t.Fatalf("%s: %d records quarantined (%v)", mode, len(q), err)
+		}
+		if n := depth(k.db); n != 20 {
+			t.Fatalf("%s: outbox %d, want 20", mode, n)
+		}
+	}
+	f.set("")
+	drain(t, k)
+	sameVisits(t, h.hub, k.db)
 }
 
 // TestBackoff: the retry wait doubles up to the cap, with jitter within [d/2, d].

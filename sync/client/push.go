@@ -70,8 +70,8 @@ func (c *Client) push(ctx context.Context) (int, error) {
 	}
 }
 
-// upload sends one batch and settles its records. A batch the hub refuses as a whole with a 4xx
-// is split in halves until the bad record is alone, so one bad record never blocks the others.
+// upload sends one batch and settles its records. A batch too large for the hub is split in
+// halves, so one oversized record never blocks the others.
 func (c *Client) upload(ctx context.Context, kind string, recs []wire.Record) (int, error) {
 	body, err := json.Marshal(wire.Upload{V: wire.Major, Records: recs})
 	if err != nil {
@@ -82,8 +82,12 @@ func (c *Client) upload(ctx context.Context, kind string, recs []wire.Record) (i
 	}
 	resp, _, err := c.exchange(ctx, http.MethodPost, wire.PathVisits, body, len(recs))
 	if err != nil {
+		// The hub refuses single records in its signed acknowledgement, never by status code. A
+		// 4xx is about the request as a whole (too large, cut off, a proxy's 404 or 429 during a
+		// deploy): only "too large" is split, and only a lone record too large to ever fit is
+		// quarantined; everything else is retried later with backoff, nothing is set aside.
 		var he *httpStatusError
-		if errors.As(err, &he) && he.code >= 400 && he.code < 500 && !errors.Is(err, errRefused) {
+		if errors.As(err, &he) && he.code == http.StatusRequestEntityTooLarge {
 			if len(recs) > 1 {
 				return c.split(ctx, kind, recs)
 			}

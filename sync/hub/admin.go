@@ -154,7 +154,7 @@ func (h *Hub) RevokeDevice(ctx context.Context, id string) error {
 }
 
 var (
-	visitMethods  = []string{"card", "code", "card+code", "temp"}
+	visitMethods  = []string{"card", "code", "card+code", "temp", "manual"} // manual: staff-console ID entry
 	visitOutcomes = []string{"PASS", "DENY", "MANUAL", "RETRY"}
 )
 

@@ -1,0 +1,46 @@
+package ui
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// TestLockoutHoldsUnderConcurrentGuesses: PIN guesses sent all at once are counted before the slow
+// hash check, so no more than the limit are ever checked.
+func TestLockoutHoldsUnderConcurrentGuesses(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("2468"), bcrypt.DefaultCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newStaffAuth(StaffOptions{LockoutAfter: 5, Users: []StaffUser{{ID: "7", Name: "王芳", PINHash: string(hash)}}})
+	codes := make(chan int, 40)
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			// Different addresses, so only the per-staff limit applies.
+			_, code, _ := a.login("7", "0000", "", "10.0.0."+string(rune('a'+i%26)))
+			codes <- code
+		})
+	}
+	wg.Wait()
+	close(codes)
+	checked := 0
+	for c := range codes {
+		switch c {
+		case http.StatusUnauthorized:
+			checked++
+		case http.StatusTooManyRequests:
+		default:
+			t.Fatalf("unexpected answer %d", c)
+		}
+	}
+	if checked > 4 {
+		t.Fatalf("%d wrong PINs were checked and answered 401, the limit is 5 attempts", checked)
+	}
+	if _, code, _ := a.login("7", "2468", "", "10.0.0.99"); code != http.StatusTooManyRequests {
+		t.Fatalf("the right PIN during the lock-out: %d", code)
+	}
+}
