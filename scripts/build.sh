@@ -78,14 +78,22 @@ sysroot() {
     mapfile -t pkgs < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
       --no-breaks --no-replaces --no-enhances "libopencv-dev:$arch" "libopencv-contrib-dev:$arch" |
       sed -n 's/^\([a-z0-9][^ <>]*\)$/\1/p' | sed "s/:$arch\$//" | sort -u)
-    (cd "$dl" && apt-get download -qq $(for p in "${pkgs[@]}"; do
-      # architecture-independent packages (headers, data) have no :arch variant
-      if apt-cache show "$p:$arch" >/dev/null 2>&1; then echo "$p:$arch"; else echo "$p"; fi
-    done)) >&2
+    # Architecture-independent packages (headers, data: "Architecture: all") have no :arch
+    # variant; apt-cache answers for "name:arch" anyway, so read the field.
+    local names=() p
+    for p in "${pkgs[@]}"; do
+      if apt-cache show --no-all-versions "$p:$arch" 2>/dev/null | grep -qx "Architecture: $arch"; then
+        names+=("$p:$arch")
+      else
+        names+=("$p")
+      fi
+    done
+    (cd "$dl" && apt-get download -qq "${names[@]}") >&2 || { say "downloading the $arch packages failed"; rm -rf "$dl"; exit 1; }
+    compgen -G "$dl/*.deb" >/dev/null || { say "no $arch packages were downloaded"; rm -rf "$dl"; exit 1; }
     mkdir -p "$dir"
-    for d in "$dl"/*.deb; do dpkg -x "$d" "$dir"; done
+    for d in "$dl"/*.deb; do dpkg -x "$d" "$dir" || { say "unpacking $d failed"; exit 1; }; done
     rm -rf "$dl"
-    touch "$dir/.complete"
+    touch "$dir/.complete" # only now: a half sysroot must not pass for a whole one
   fi
   echo "$dir"
 }
