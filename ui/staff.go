@@ -386,6 +386,11 @@ func (s *Server) staffIssue(w http.ResponseWriter, r *http.Request, se *session)
 	var out StaffIssued
 	ir := queue.IssueRequest{Service: req.Service, Priority: req.Priority, Source: queue.FromStaff, Print: true}
 	if strings.TrimSpace(req.IDNumber) != "" {
+		if plainLAN(r) {
+			// An ID number must not cross the hall's network in clear text ([staff] tls_cert).
+			writeJSON(w, http.StatusForbidden, queue.Error{Code: "manual_needs_tls", Zh: "局域网未加密，不能手工录入证件号", En: "manual ID entry over the LAN needs TLS ([staff] tls_cert)"})
+			return
+		}
 		if s.o.Manual == nil {
 			writeJSON(w, http.StatusConflict, queue.Error{Code: "manual_off", Zh: "未接入核验，不能手工录入", En: "manual ID entry is not available"})
 			return
@@ -409,4 +414,17 @@ func (s *Server) staffIssue(w http.ResponseWriter, r *http.Request, se *session)
 	out.Issued = is
 	s.log.Info("staff issued a ticket", "staff", se.user.ID, "ticket", is.Ticket.Number, "manual_id", req.IDNumber != "")
 	writeJSON(w, http.StatusOK, out)
+}
+
+// plainLAN reports a request that came over the network without TLS.
+func plainLAN(r *http.Request) bool {
+	if r.TLS != nil {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }

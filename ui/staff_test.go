@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 
@@ -42,5 +43,20 @@ func TestLockoutHoldsUnderConcurrentGuesses(t *testing.T) {
 	}
 	if _, code, _ := a.login("7", "2468", "", "10.0.0.99"); code != http.StatusTooManyRequests {
 		t.Fatalf("the right PIN during the lock-out: %d", code)
+	}
+}
+
+func TestPlainLAN(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:5000": false, "[::1]:5000": false, "192.168.1.7:5000": true, "garbage": true} {
+		r := httptest.NewRequest("POST", "/staff/api/issue", nil)
+		r.RemoteAddr = addr
+		if got := plainLAN(r); got != want {
+			t.Errorf("plainLAN(%s) = %v, want %v", addr, got, want)
+		}
+	}
+	r := httptest.NewRequest("POST", "https://kiosk/staff/api/issue", nil)
+	r.RemoteAddr = "192.168.1.7:5000"
+	if plainLAN(r) {
+		t.Error("a TLS request counted as plain")
 	}
 }

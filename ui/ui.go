@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"onepass/device"
@@ -101,8 +102,33 @@ func New(k Kiosk, o Options) *Server {
 	return s
 }
 
-// Handler returns the server's routes, for tests and for mounting elsewhere.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the server's routes behind the local guards, for tests and for mounting elsewhere.
+func (s *Server) Handler() http.Handler { return localOnly(s.mux) }
+
+// localOnly guards the local API, which has no login: a Host that is a DNS name (a rebinding
+// attack makes evil.example resolve to 127.0.0.1) is refused, and so is any state-changing request
+// a browser marks as cross-origin (a page elsewhere posting to 127.0.0.1:8080). onepassctl and the
+// kiosk's own page pass both checks.
+func localOnly(h http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	guarded := cop.Handler(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ipOrLocalhost(r.Host) {
+			http.Error(w, "ui: this API answers only to an IP address or localhost", http.StatusMisdirectedRequest)
+			return
+		}
+		guarded.ServeHTTP(w, r)
+	})
+}
+
+// ipOrLocalhost reports whether a Host header names an IP literal or localhost.
+func ipOrLocalhost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return host == "localhost" || net.ParseIP(host) != nil
+}
 
 // Listen binds Options.Addr; the caller learns the real address (port 0) from the listener.
 func (s *Server) Listen() (net.Listener, error) {
@@ -116,7 +142,7 @@ func (s *Server) Listen() (net.Listener, error) {
 // Serve serves on l until ctx is done, then shuts down gracefully: open event streams are ended
 // (browsers reconnect to the next daemon) and other requests get a few seconds to finish.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	return serveHTTP(ctx, l, s.mux, s.log)
+	return serveHTTP(ctx, l, s.Handler(), s.log)
 }
 
 // serveHTTP is Serve for any handler (the daemon's "starting…" front serves through it too).

@@ -39,6 +39,8 @@ Commands:
                                   onepass-hub token); the daemon keeps the device key (0600) and syncs
   sync [now] [--json]             sync with the hub: last pull/push, replica age, outbox, clock skew;
                                   "now" pulls and pushes at once
+  sync requeue [--data DIR] [ID…]  put records the platform refused (quarantined) back in the
+                                  outbox, all of them without IDs; no daemon needed
   sim card --id ID --name NAME    place an ID card on the simulated reader
            [--type resident|foreigner|hkmotw] [--valid-to YYYYMMDD|长期]
   sim remove                      take the card off the simulated reader

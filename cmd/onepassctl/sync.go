@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"time"
 
+	"onepass/cmd/internal/config"
 	syncclient "onepass/sync/client"
+	"onepass/sync/store"
 )
 
 // syncView is the body of onepassd's GET /api/sync.
@@ -45,8 +49,11 @@ func enrollCommand(c *client, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// syncCommand: onepassctl sync [now] [--json].
+// syncCommand: onepassctl sync [now] [--json], or sync requeue.
 func syncCommand(c *client, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "requeue" {
+		return requeueCommand(args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "")
@@ -108,4 +115,40 @@ func printSync(w io.Writer, v syncView, now time.Time) {
 	for _, q := range v.Quarantine {
 		fmt.Fprintf(w, "quarantined  %s %s of %s: %s\n", q.Kind, q.ID, q.At.Local().Format("2006-01-02 15:04:05"), q.Reason)
 	}
+}
+
+// requeueCommand runs `onepassctl sync requeue [--config FILE] [--data DIR] [ID…]`: quarantined
+// records (refused by the platform) go back into the outbox, all of them without IDs. It works on
+// the database directly, with or without the daemon running.
+func requeueCommand(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("sync requeue", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfgPath := fs.String("config", "", "")
+	data := fs.String("data", "", "")
+	if err := fs.Parse(args); err != nil {
+		return usageError{"sync requeue: " + err.Error()}
+	}
+	path, required := config.DefaultPath, false
+	if *cfgPath != "" {
+		path, required = *cfgPath, true
+	}
+	cfg, err := config.Load(path, required)
+	if err != nil {
+		return err
+	}
+	if *data != "" {
+		cfg.Data = *data
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(cfg.Data, "onepass.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := db.Requeue(ctx, fs.Args()...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d records back in the outbox\n", n)
+	return nil
 }

@@ -100,8 +100,9 @@ type Queue struct {
 	log     *slog.Logger
 	printer device.TicketPrinter
 
-	ops    chan *op
-	prints chan printJob
+	ops     chan *op
+	stopped chan struct{} // closed when Run returns: nobody will answer any more
+	prints  chan printJob
 
 	st *state // owned by Run
 
@@ -129,7 +130,7 @@ func New(ctx context.Context, cfg Config, db *store.Store, o Options) (*Queue, e
 	}
 	q := &Queue{
 		cfg: cfg, db: db, clock: o.Clock, log: o.Logger.With("component", "queue"), printer: o.Printer,
-		ops: make(chan *op, 256), prints: make(chan printJob, 64), subs: map[chan Board]struct{}{},
+		ops: make(chan *op, 256), stopped: make(chan struct{}), prints: make(chan printJob, 64), subs: map[chan Board]struct{}{},
 		pstate: PrinterState{Configured: o.Printer != nil, OK: o.Printer != nil},
 	}
 	st, err := q.load(ctx)
@@ -161,6 +162,7 @@ type plan struct {
 
 // Run serves requests and resets the numbering at the configured hour until ctx is done.
 func (q *Queue) Run(ctx context.Context) error {
+	defer close(q.stopped)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { q.printLoop(ctx) })
@@ -265,12 +267,14 @@ func (q *Queue) do(ctx context.Context, f func(st *state, now time.Time) (plan, 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	// Once handed over, the change is made whatever the caller does next (a ticket is issued even
+	// if the browser went away), so wait for Run's answer: the caller's follow-up (printing the
+	// ticket) must not be skipped. Run answers each batch right after its commit.
 	select {
 	case <-o.reply:
 		return o.res, o.err
-	case <-ctx.Done():
-		// Run still answers; whether the change was made shows on the board.
-		return nil, ctx.Err()
+	case <-q.stopped:
+		return nil, ErrStopped
 	}
 }
 
