@@ -153,6 +153,14 @@ func TestQueueBrowser(t *testing.T) {
 	staff.wait(`q('#queues').tBodies[0].rows.length === 3 && q('#outbox').textContent === '4'`)
 	staff.screenshot("staff-console")
 
+	// A manual ID entry refused for fever: no ticket, and the typed number and name leave the
+	// screen at once, so the next person at the desk cannot read them.
+	staff.set("#issue-id", "110101199003074477")
+	staff.set("#issue-name", "张三")
+	staff.set("#issue-temp", "38.2")
+	staff.click("#issue")
+	staff.wait(`q('#msg').textContent.includes('体温异常') && q('#issue-id').value === '' && q('#issue-name').value === ''`)
+
 	// Call next to counter 3: B001 waited longest; the hall screen shows it and chimes.
 	staff.click("#call-next")
 	staff.wait(`q('#msg').textContent === '请 B001 号到 3 号窗口' && q('#current').dataset.number === 'B001'`)

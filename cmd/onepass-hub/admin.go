@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/csv"
@@ -201,6 +202,14 @@ func statusSet(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer)
 	}
 	if *id == "" || *st == "" {
 		return adminUsage("status set needs --id and --status")
+	}
+	if *id == "-" {
+		// From standard input, so the number stays out of shell history and the process list.
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return fmt.Errorf("status set: read the ID number from standard input: %w", err)
+		}
+		*id = strings.TrimSpace(line)
 	}
 	status, err := hub.ParseStatus(*st)
 	if err != nil {

@@ -42,6 +42,17 @@ func TestAdminCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "1101**********002X: red") || strings.Contains(out, "11010519491231002X") {
 		t.Fatalf("status set: %d %q", code, out)
 	}
+	// --id - keeps the number out of shell history and the process list.
+	r, w, _ := os.Pipe()
+	w.WriteString("110101199003074477\n")
+	w.Close()
+	saved := os.Stdin
+	os.Stdin = r
+	out, code = hubCmd(t, dir, "status", "set", "--id", "-", "--status", "yellow")
+	os.Stdin = saved
+	if code != 0 || !strings.Contains(out, "1101**********4477: yellow") {
+		t.Fatalf("status set --id -: %d %q", code, out)
+	}
 	if _, code := hubCmd(t, dir, "status", "set", "--id", "11010519491231002X", "--status", "purple"); code != 2 {
 		t.Errorf("bad status: exit %d", code)
 	}

@@ -21,8 +21,9 @@ Commands:
   serve [--listen ADDR]             serve kiosks over mutual TLS (default :8443)
   token --hall HALL [--lanes N] [--valid 24h]
                                     make a one-time enrollment token
-  status set --id ID --status green|yellow|red|unknown [--type 10] [--reason TEXT] [--valid 24h]
-                                    set a person's status (stored as person key + sealed ID only)
+  status set --id ID|- --status green|yellow|red|unknown [--type 10] [--reason TEXT] [--valid 24h]
+                                    set a person's status (stored as person key + sealed ID only);
+                                    --id - reads the number from standard input
   issuer add --id ID --key FILE [--name NAME] [--region CODE] [--classes 1,2,3]
              [--not-before TIME] [--not-after TIME | --years 2]
                                     add a code issuer (or a key of one) to the trust list

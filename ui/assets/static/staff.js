@@ -163,10 +163,10 @@ $('issue-form').addEventListener('submit', async (e) => {
   }
   $('issued').textContent = '';
   const d = await act('/staff/api/issue', body, (is) => `已取号 ${is.ticket.number}，前面 ${is.ahead} 人`);
-  if (d) {
-    $('issued').textContent = d.ticket.number;
-    $('issue-id').value = ''; $('issue-name').value = ''; $('issue-temp').value = '';
-  }
+  // Whatever the answer, the typed ID number and name leave the screen (the next person in line
+  // must not read them).
+  $('issue-id').value = ''; $('issue-name').value = ''; $('issue-temp').value = '';
+  if (d) $('issued').textContent = d.ticket.number;
 });
 $('checkin-form').addEventListener('submit', async (e) => {
   e.preventDefault();
