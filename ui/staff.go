@@ -118,12 +118,31 @@ func (a *staffAuth) fail(key string, limit int, now time.Time) int {
 	return limit - f.failed
 }
 
+// sweep forgets expired lock-outs and idle sessions; a.mu is held. Called on each login, so the
+// tables stay as small as the staff and desks that really use them.
+func (a *staffAuth) sweep(now time.Time) {
+	for k, f := range a.fails {
+		if !f.until.IsZero() && !now.Before(f.until) {
+			delete(a.fails, k)
+		}
+	}
+	for k, s := range a.sessions {
+		if now.Sub(s.seen) > a.o.SessionIdle {
+			delete(a.sessions, k)
+		}
+	}
+}
+
 // login checks a PIN. It answers the session, or a refusal with the HTTP status to send.
 func (a *staffAuth) login(id, pin, counter, ip string) (*session, int, *queue.Error) {
 	now := a.o.Now()
 	idKey, ipKey := "id:"+id, "ip:"+ip
+	if _, known := a.users[id]; !known {
+		idKey = "id:?" // unknown IDs share one counter: random IDs cannot grow the table
+	}
 	ipLimit := 3 * a.o.LockoutAfter // a shared desk PC is not locked by one person's typos
 	a.mu.Lock()
+	a.sweep(now)
 	wait := max(a.lockedFor(idKey, now), a.lockedFor(ipKey, now))
 	if wait > 0 {
 		a.mu.Unlock()

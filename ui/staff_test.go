@@ -1,10 +1,12 @@
 package ui
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -58,5 +60,29 @@ func TestPlainLAN(t *testing.T) {
 	r.RemoteAddr = "192.168.1.7:5000"
 	if plainLAN(r) {
 		t.Error("a TLS request counted as plain")
+	}
+}
+
+func TestLoginTablesStaySmall(t *testing.T) {
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("2468"), bcrypt.MinCost)
+	a := newStaffAuth(StaffOptions{LockoutAfter: 5, LockoutFor: time.Minute, SessionIdle: time.Minute,
+		Now: func() time.Time { return now }, Users: []StaffUser{{ID: "7", PINHash: string(hash)}}})
+	for i := range 50 {
+		a.login(fmt.Sprintf("nobody-%d", i), "0000", "", "10.0.0.1")
+	}
+	if _, _, err := a.login("7", "2468", "", "10.0.0.2"); err != nil {
+		t.Fatalf("login: %+v", err)
+	}
+	if n := len(a.fails); n > 3 { // id:?, and one per address
+		t.Errorf("%d lock-out entries after guesses at 50 unknown IDs from one address", n)
+	}
+	now = now.Add(2 * time.Minute)
+	a.login("7", "0000", "", "10.0.0.3")
+	if len(a.sessions) != 0 {
+		t.Errorf("idle session kept: %d", len(a.sessions))
+	}
+	if _, ok := a.fails["id:?"]; ok {
+		t.Error("an expired lock-out was kept")
 	}
 }
