@@ -22,6 +22,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 // so a page never has to rebuild history and Last-Event-ID can be ignored; then each newer value
 // follows with `id: <version>`, and a `: ping` comment every Heartbeat.
 func stream[T any](s *Server, w http.ResponseWriter, r *http.Request, event string, updates <-chan T, cur T, version func(T) uint64) {
+	if s.streams.Add(1) > maxStreams {
+		s.streams.Add(-1)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "ui: too many open event streams", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.streams.Add(-1)
 	ctx := r.Context()
 	rc := http.NewResponseController(w)
 	h := w.Header()

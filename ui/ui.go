@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"onepass/device"
@@ -54,7 +55,13 @@ type Server struct {
 	mux   *http.ServeMux
 	lan   *http.ServeMux // the staff listener's routes (queue.go); nil without a queue
 	staff *staffAuth
+
+	streams atomic.Int64 // open event streams, capped at maxStreams
 }
+
+// maxStreams bounds the open event streams: the kiosk page, a few hall screens and staff tabs need
+// a handful; a LAN client opening thousands must not slow every publish.
+const maxStreams = 64
 
 //go:embed assets
 var assets embed.FS

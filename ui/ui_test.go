@@ -334,3 +334,37 @@ func TestRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestEventStreamsAreCapped: past maxStreams open streams, a new one is refused (and may retry);
+// once one closes, a new one is served again.
+func TestEventStreamsAreCapped(t *testing.T) {
+	ts := newTestServer(t, newFake(idleView()), Options{Heartbeat: time.Minute})
+	var open []*http.Response
+	for range maxStreams {
+		resp, err := http.Get(ts.URL + "/events")
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("stream %d: %v %v", len(open)+1, resp, err)
+		}
+		open = append(open, resp)
+	}
+	resp, err := http.Get(ts.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("stream past the cap: %d", resp.StatusCode)
+	}
+	open[0].Body.Close()
+	waitFor(t, "a stream slot to free", func() bool {
+		r, err := http.Get(ts.URL + "/events")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 200
+	})
+	for _, r := range open[1:] {
+		r.Body.Close()
+	}
+}
