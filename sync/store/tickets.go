@@ -322,33 +322,7 @@ FROM outbox o JOIN ticket_events e ON e.id = o.ticket_event_id ORDER BY o.seq LI
 // AckTickets removes the given ticket events from the outbox in one transaction and reports
 // how many were removed; unknown, repeated or malformed IDs are skipped, as in Ack.
 func (s *Store) AckTickets(ctx context.Context, ids []string) (int, error) {
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	n := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE ticket_event_id = ?`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, raw := range ids {
-			id, err := uuid.Parse(raw)
-			if err != nil {
-				continue
-			}
-			res, err := stmt.ExecContext(ctx, id[:])
-			if err != nil {
-				return err
-			}
-			k, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			n += int(k)
-		}
-		return nil
-	})
+	n, err := s.ackOutbox(ctx, "ticket_event_id", ids)
 	if err != nil {
 		return 0, fmt.Errorf("store: ack %d ticket events: %w", len(ids), err)
 	}

@@ -88,12 +88,22 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]Visit, error) {
 // IDs are skipped: upload is at-least-once, so repeats are normal. The
 // visits rows stay for the staff console.
 func (s *Store) Ack(ctx context.Context, ids []string) (int, error) {
+	n, err := s.ackOutbox(ctx, "visit_id", ids)
+	if err != nil {
+		return 0, fmt.Errorf("store: ack %d visits: %w", len(ids), err)
+	}
+	return n, nil
+}
+
+// ackOutbox deletes the outbox rows whose col (visit_id, ticket_event_id) is one of ids, in one
+// transaction, skipping unknown, repeated and malformed IDs.
+func (s *Store) ackOutbox(ctx context.Context, col string, ids []string) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
 	n := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE visit_id = ?`)
+		stmt, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE `+col+` = ?`)
 		if err != nil {
 			return err
 		}
@@ -115,10 +125,7 @@ func (s *Store) Ack(ctx context.Context, ids []string) (int, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, fmt.Errorf("store: ack %d visits: %w", len(ids), err)
-	}
-	return n, nil
+	return n, err
 }
 
 // OutboxDepth reports how many visits wait for upload.
