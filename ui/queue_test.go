@@ -303,6 +303,9 @@ func TestStaffLoginCSRFAndLockout(t *testing.T) {
 	if code := c.login("7", testPIN); code != 200 {
 		t.Fatalf("login after the lock-out: %d", code)
 	}
+	if code := c.do("POST", "/staff/api/login", LoginRequest{Staff: "8", PIN: testPIN, Counter: "99"}, &qe); code != 400 || qe.Code != "unknown_counter" {
+		t.Errorf("login to a counter the hall does not have: %d %+v", code, qe)
+	}
 	if code := c.do("POST", "/staff/api/login", LoginRequest{Staff: "nobody", PIN: testPIN}, &qe); code != 401 || qe.Code != "bad_pin" {
 		t.Errorf("unknown staff: %d %+v", code, qe)
 	}

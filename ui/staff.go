@@ -302,6 +302,10 @@ func (s *Server) staffLogin(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
+	if req.Counter != "" && !s.knownCounter(req.Counter) {
+		writeJSON(w, http.StatusBadRequest, queue.Error{Code: "unknown_counter", Zh: "没有这个窗口", En: fmt.Sprintf("no counter %q in this hall", req.Counter)})
+		return
+	}
 	se, code, qe := s.staff.login(strings.TrimSpace(req.Staff), req.PIN, req.Counter, clientIP(r))
 	if qe != nil {
 		s.log.Warn("staff login refused", "staff", req.Staff, "remote", clientIP(r), "why", qe.Code)
@@ -446,4 +450,17 @@ func plainLAN(r *http.Request) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip == nil || !ip.IsLoopback()
+}
+
+// knownCounter reports whether the hall has the counter (a typo at login would make every call fail).
+func (s *Server) knownCounter(id string) bool {
+	if s.o.Queue == nil {
+		return true
+	}
+	for _, c := range s.o.Queue.Board().Counters {
+		if c.ID == id {
+			return true
+		}
+	}
+	return false
 }
