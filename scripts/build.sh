@@ -79,14 +79,16 @@ sysroot() {
       --no-breaks --no-replaces --no-enhances "libopencv-dev:$arch" "libopencv-contrib-dev:$arch" |
       sed -n 's/^\([a-z0-9][^ <>]*\)$/\1/p' | sed "s/:$arch\$//" | sort -u)
     # Architecture-independent packages (headers, data: "Architecture: all") have no :arch
-    # variant; apt-cache answers for "name:arch" anyway, so read the field.
-    local names=() p
+    # variant, though apt-cache answers for "name:arch" anyway: read each record's Architecture
+    # field, in one apt-cache call for all of them.
+    local names=() arch_of
+    declare -A arch_of=()
+    while read -r name a; do arch_of[$name]=$a; done < <(
+      apt-cache show --no-all-versions "${pkgs[@]/%/:$arch}" 2>/dev/null |
+        awk '/^Package: /{p=$2} /^Architecture: /{print p, $2}')
+    local p
     for p in "${pkgs[@]}"; do
-      if apt-cache show --no-all-versions "$p:$arch" 2>/dev/null | grep -qx "Architecture: $arch"; then
-        names+=("$p:$arch")
-      else
-        names+=("$p")
-      fi
+      if [ "${arch_of[$p]:-}" = "$arch" ]; then names+=("$p:$arch"); else names+=("$p"); fi
     done
     (cd "$dl" && apt-get download -qq "${names[@]}") >&2 || { say "downloading the $arch packages failed"; rm -rf "$dl"; exit 1; }
     compgen -G "$dl/*.deb" >/dev/null || { say "no $arch packages were downloaded"; rm -rf "$dl"; exit 1; }
