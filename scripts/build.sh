@@ -113,7 +113,8 @@ build() {
       root=$(sysroot "$arch")
       # pkg-config prefixes the sysroot to the -I and -L paths of the target's own opencv4.pc.
       env+=(PKG_CONFIG_SYSROOT_DIR="$root" PKG_CONFIG_LIBDIR="$root/usr/lib/$tri/pkgconfig:$root/usr/share/pkgconfig"
-        CGO_LDFLAGS="-Wl,-rpath-link,$root/usr/lib/$tri -Wl,-rpath-link,$root/lib/$tri")
+        CGO_LDFLAGS="-Wl,-rpath-link,$root/usr/lib/$tri -Wl,-rpath-link,$root/lib/$tri -Wl,-rpath-link,$root/usr/lib")
+      # (some libraries GDAL loads, e.g. libhdf4-0-alt, live in /usr/lib, not the multiarch folder)
       mkdir -p "$out" && echo "$root" >"$out/.sysroot-$arch"
     else
       # Only the target's .pc files: a host library must never leak into a foreign build.
@@ -144,7 +145,7 @@ run_bin() {
     local prefix="/usr/$tri" libs="/usr/lib/$tri"
     if [ -r "$out/.sysroot-$arch" ]; then # built with OpenCV: the sysroot has the loader and libraries
       prefix=$(cat "$out/.sysroot-$arch")
-      libs="$prefix/usr/lib/$tri:$prefix/lib/$tri"
+      libs="$prefix/usr/lib/$tri:$prefix/lib/$tri:$prefix/usr/lib"
     fi
     QEMU_LD_PREFIX="$prefix" LD_LIBRARY_PATH="$libs" "$qemu" "$@"
   fi
