@@ -18,6 +18,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"onepass/device"
+	"onepass/kiosk/broadcast"
 	"onepass/kiosk/identity"
 	"onepass/kiosk/policy"
 	"onepass/sync/store"
@@ -107,9 +108,9 @@ type Lane struct {
 
 	loopAt atomic.Int64 // unix ns of the Run loop's last turn: the daemon's watchdog reads it (Alive)
 
-	mu      sync.Mutex // guards view and subs, and the updates below
+	mu      sync.Mutex // guards view, and the updates below
 	view    View
-	subs    map[chan View]struct{}
+	subs    broadcast.Latest[View]
 	version uint64
 	// Updates from sync (SetKeys, SetPolicy), taken over by the Run goroutine at its next turn.
 	nextKeys   *Keys
@@ -145,7 +146,7 @@ func New(cfg Config, parts Parts, o Options) *Lane {
 		cfg: cfg, parts: parts, log: o.Log, replica: o.Replica, codes: o.Codes, keys: o.Keys,
 		clock: o.Clock, logger: o.Logger.With("lane", cfg.Lane),
 		events: make(chan event, 64), counter: newCounters(),
-		phase: PhaseIdle, logHealth: o.LogHealth, subs: map[chan View]struct{}{}, syncHealth: o.SyncHealth,
+		phase: PhaseIdle, logHealth: o.LogHealth, syncHealth: o.SyncHealth,
 	}
 	l.meas.cfg = cfg.Measure
 	l.view = l.render()

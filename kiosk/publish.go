@@ -90,18 +90,7 @@ func (l *Lane) publish() {
 	l.version++
 	v.Version = l.version
 	l.view = v
-	for ch := range l.subs {
-		select {
-		case ch <- v:
-		default:
-			// The subscriber is behind: replace its pending view with the latest.
-			select {
-			case <-ch:
-			default:
-			}
-			ch <- v
-		}
-	}
+	l.subs.Send(v)
 }
 
 // View returns the current state.
@@ -113,20 +102,7 @@ func (l *Lane) View() View {
 
 // Subscribe delivers every new View until ctx is done, then closes the channel. A slow reader
 // never blocks the lane: it may miss intermediate views but always gets the latest.
-func (l *Lane) Subscribe(ctx context.Context) <-chan View {
-	ch := make(chan View, 1)
-	l.mu.Lock()
-	l.subs[ch] = struct{}{}
-	l.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		l.mu.Lock()
-		delete(l.subs, ch)
-		l.mu.Unlock()
-		close(ch)
-	}()
-	return ch
-}
+func (l *Lane) Subscribe(ctx context.Context) <-chan View { return l.subs.Subscribe(ctx) }
 
 // Metrics returns the lane's counters and the parts' health.
 func (l *Lane) Metrics() Metrics {

@@ -153,18 +153,7 @@ func (q *Queue) setBoard(b Board) {
 		b.Kiosk = &k
 	}
 	q.board = b
-	for ch := range q.subs {
-		select {
-		case ch <- b:
-		default:
-			// A slow reader: replace its pending board with the latest.
-			select {
-			case <-ch:
-			default:
-			}
-			ch <- b
-		}
-	}
+	q.subs.Send(b)
 }
 
 // republish sends the last board again with new printer or kiosk fields; q.mu is held.
@@ -179,17 +168,4 @@ func (q *Queue) Board() Board {
 
 // Subscribe delivers every new Board until ctx is done, then closes the channel. A slow reader
 // may miss intermediate boards but always gets the latest.
-func (q *Queue) Subscribe(ctx context.Context) <-chan Board {
-	ch := make(chan Board, 1)
-	q.mu.Lock()
-	q.subs[ch] = struct{}{}
-	q.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		q.mu.Lock()
-		delete(q.subs, ch)
-		close(ch)
-		q.mu.Unlock()
-	}()
-	return ch
-}
+func (q *Queue) Subscribe(ctx context.Context) <-chan Board { return q.subs.Subscribe(ctx) }

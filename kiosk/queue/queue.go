@@ -24,6 +24,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"onepass/device"
+	"onepass/kiosk/broadcast"
 	"onepass/sync/store"
 )
 
@@ -108,7 +109,7 @@ type Queue struct {
 
 	mu      sync.Mutex // guards what follows
 	board   Board
-	subs    map[chan Board]struct{}
+	subs    broadcast.Latest[Board]
 	version uint64
 	pstate  PrinterState
 	kiosk   *KioskTicket
@@ -130,7 +131,7 @@ func New(ctx context.Context, cfg Config, db *store.Store, o Options) (*Queue, e
 	}
 	q := &Queue{
 		cfg: cfg, db: db, clock: o.Clock, log: o.Logger.With("component", "queue"), printer: o.Printer,
-		ops: make(chan *op, 256), stopped: make(chan struct{}), prints: make(chan printJob, 64), subs: map[chan Board]struct{}{},
+		ops: make(chan *op, 256), stopped: make(chan struct{}), prints: make(chan printJob, 64),
 		pstate: PrinterState{Configured: o.Printer != nil, OK: o.Printer != nil},
 	}
 	st, err := q.load(ctx)
