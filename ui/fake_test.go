@@ -7,6 +7,7 @@ import (
 
 	"onepass/device"
 	"onepass/kiosk"
+	"onepass/kiosk/broadcast"
 	"onepass/kiosk/policy"
 )
 
@@ -16,14 +17,14 @@ type fakeKiosk struct {
 	mu      sync.Mutex
 	view    kiosk.View
 	metrics kiosk.Metrics
-	subs    map[chan kiosk.View]struct{}
+	subs    broadcast.Latest[kiosk.View]
 }
 
 func newFake(v kiosk.View) *fakeKiosk {
 	if v.Version == 0 {
 		v.Version = 1
 	}
-	return &fakeKiosk{view: v, subs: map[chan kiosk.View]struct{}{}}
+	return &fakeKiosk{view: v}
 }
 
 func (f *fakeKiosk) View() kiosk.View {
@@ -38,26 +39,9 @@ func (f *fakeKiosk) Metrics() kiosk.Metrics {
 	return f.metrics
 }
 
-func (f *fakeKiosk) Subscribe(ctx context.Context) <-chan kiosk.View {
-	ch := make(chan kiosk.View, 1)
-	f.mu.Lock()
-	f.subs[ch] = struct{}{}
-	f.mu.Unlock()
-	go func() {
-		<-ctx.Done()
-		f.mu.Lock()
-		delete(f.subs, ch)
-		close(ch)
-		f.mu.Unlock()
-	}()
-	return ch
-}
+func (f *fakeKiosk) Subscribe(ctx context.Context) <-chan kiosk.View { return f.subs.Subscribe(ctx) }
 
-func (f *fakeKiosk) subscribers() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.subs)
-}
+func (f *fakeKiosk) subscribers() int { return f.subs.Len() }
 
 // publish makes v the current view with the next version and returns it.
 func (f *fakeKiosk) publish(v kiosk.View) kiosk.View {
@@ -65,13 +49,7 @@ func (f *fakeKiosk) publish(v kiosk.View) kiosk.View {
 	defer f.mu.Unlock()
 	v.Version = f.view.Version + 1
 	f.view = v
-	for ch := range f.subs {
-		select {
-		case <-ch: // drop the view the reader has not taken yet
-		default:
-		}
-		ch <- v
-	}
+	f.subs.Send(v)
 	return v
 }
 
