@@ -13,7 +13,7 @@ import (
 
 	"onepass/device"
 	"onepass/drivers/sim"
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/sync/store"
 )
 

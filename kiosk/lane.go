@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,8 +17,8 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"onepass/device"
+	"onepass/identity"
 	"onepass/kiosk/broadcast"
-	"onepass/kiosk/identity"
 	"onepass/kiosk/policy"
 	"onepass/sync/store"
 )
@@ -542,15 +541,9 @@ func (l *Lane) transition(to Phase) {
 	l.publish()
 }
 
-var foreigner2017 = regexp.MustCompile(`^[A-Z]{3}\d{12}$`)
-
 // checkNumber validates the certificate number for the card type and returns its canonical form.
 func checkNumber(c *device.Card, now time.Time) (string, error) {
-	if c.Type == device.CardForeigner && foreigner2017.MatchString(c.Number) {
-		return c.Number, nil // 2017 permanent-residence numbers carry no GB 11643 check digit
-	}
-	n, err := identity.Parse(c.Number, now)
-	return string(n), err
+	return identity.ParseCert(certType(c.Type), c.Number, now)
 }
 
 func certType(t device.CardType) identity.CertType {

@@ -14,7 +14,7 @@ import (
 
 	"onepass/device"
 	"onepass/drivers/sim"
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/kiosk/policy"
 	"onepass/sync/store"
 )

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"onepass/device"
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/kiosk/policy"
 	"onepass/sync/store"
 )

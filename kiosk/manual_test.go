@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/kiosk/policy"
 	"onepass/sync/store"
 )

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"onepass/device"
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/kiosk/policy"
 	"onepass/sync/store"
 )

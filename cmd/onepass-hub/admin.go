@@ -21,8 +21,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"onepass/identity"
 	"onepass/kiosk/healthcode"
-	"onepass/kiosk/identity"
 	"onepass/sync/hub"
 	"onepass/sync/wire"
 )

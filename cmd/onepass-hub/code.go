@@ -13,8 +13,8 @@ import (
 
 	"github.com/skip2/go-qrcode"
 
+	"onepass/identity"
 	"onepass/kiosk/healthcode"
-	"onepass/kiosk/identity"
 	"onepass/kiosk/policy"
 )
 

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"onepass/identity"
 	"onepass/kiosk/healthcode"
-	"onepass/kiosk/identity"
 	"onepass/kiosk/policy"
 )
 

@@ -10,9 +10,9 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"onepass/identity"
 	"onepass/kiosk"
 	"onepass/kiosk/healthcode"
-	"onepass/kiosk/identity"
 	"onepass/kiosk/policy"
 	"onepass/sync/store"
 )

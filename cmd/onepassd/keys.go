@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"onepass/identity"
 	"onepass/kiosk"
-	"onepass/kiosk/identity"
 	"onepass/sync/keyfile"
 )
 

@@ -18,9 +18,9 @@ import (
 
 	"onepass/cmd/internal/config"
 	"onepass/device"
+	"onepass/identity"
 	"onepass/kiosk"
 	"onepass/kiosk/healthcode"
-	"onepass/kiosk/identity"
 	"onepass/kiosk/policy"
 	"onepass/sync/client"
 	"onepass/sync/hub"

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"onepass/device"
-	"onepass/kiosk/identity"
+	"onepass/identity"
 )
 
 // Sizes of the two blocks every card carries.
@@ -154,12 +154,11 @@ var (
 )
 
 var (
-	foreigner2017Number = regexp.MustCompile(`^[A-Z]{3}[0-9]{12}$`)
-	hkmotwPrefix        = regexp.MustCompile(`^8[123]0000`)
+	hkmotwPrefix = regexp.MustCompile(`^8[123]0000`)
 )
 
 // Check verifies the text as the chip should hold it: the number's format and GB 11643 check digit
-// (through kiosk/identity) for the card type, the birth date inside the number, the dates (长期
+// (through package identity) for the card type, the birth date inside the number, the dates (长期
 // allowed as "valid until"), and the sex code. A card that fails is still a card the kiosk must
 // answer ("证件无效"), so the reader delivers it and logs what Check says.
 func (t Text) Check(now time.Time) error {
@@ -168,7 +167,7 @@ func (t Text) Check(now time.Time) error {
 	case FormatUnknown:
 		return fmt.Errorf("%w %q", ErrUnknownFormat, t.Flag)
 	case FormatForeigner2017:
-		if !foreigner2017Number.MatchString(t.Number) {
+		if !identity.IsForeigner2017(t.Number) {
 			errs = append(errs, fmt.Errorf("%w: want 3 letters and 12 digits", ErrNumberFormat))
 		}
 	default:

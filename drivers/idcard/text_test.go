@@ -9,7 +9,7 @@ import (
 
 	"onepass/device"
 	"onepass/drivers/idcard"
-	"onepass/kiosk/identity"
+	"onepass/identity"
 )
 
 // at is one field of a hand-built text block: s written at byte offset off, padded to chars.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/kiosk/policy"
 )
 

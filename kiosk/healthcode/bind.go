@@ -3,7 +3,7 @@ package healthcode
 import (
 	"golang.org/x/crypto/argon2"
 
-	"onepass/kiosk/identity"
+	"onepass/identity"
 )
 
 // Binding computes a code's card binding: Argon2id over "<ct>|<NUMBER>" (identity.Canonical),

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/kiosk/policy"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/kiosk/policy"
 )
 

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/kiosk/policy"
 )
 

@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/sync/client"
 	"onepass/sync/hub"
 	"onepass/sync/store"

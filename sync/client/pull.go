@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/sync/keyfile"
 	"onepass/sync/store"
 	"onepass/sync/wire"

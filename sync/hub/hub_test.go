@@ -21,7 +21,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/sync/wire"
 )
 

@@ -19,7 +19,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/sync/keyfile"
 	"onepass/sync/wire"
 )

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"onepass/kiosk/identity"
+	"onepass/identity"
 	"onepass/sync/wire"
 )
 

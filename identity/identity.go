@@ -1,4 +1,6 @@
-// Package identity checks identity-card numbers (GB 11643-1999), masks names and numbers for the
+// Package identity is a foundation package (drivers, kiosk and sync may import it; it imports
+// nothing of ours). It checks certificate numbers for every card type (GB 11643-1999, the 2017
+// foreigner form), masks names and numbers for the
 // screen, derives the person key that the replica and visit log use instead of the number, and
 // seals the number to the platform so the kiosk itself cannot read it back.
 package identity
@@ -6,6 +8,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -142,4 +145,21 @@ func MaskID(number string) string {
 		return strings.Repeat("*", len(number))
 	}
 	return number[:4] + strings.Repeat("*", len(number)-8) + number[len(number)-4:]
+}
+
+// foreigner2017 is the 2017 Foreigner's Permanent Residence ID number: a three-letter nationality
+// code and 12 digits, with no GB 11643 check digit (the 2023 card uses the 18-digit form).
+var foreigner2017 = regexp.MustCompile(`^[A-Z]{3}[0-9]{12}$`)
+
+// IsForeigner2017 reports whether s has the form of a 2017 permanent-residence number.
+func IsForeigner2017(s string) bool { return foreigner2017.MatchString(s) }
+
+// ParseCert checks a certificate number for its type and returns its canonical form: a 2017
+// foreigner number as it is, everything else through Parse (GB 11643, 15 → 18 digits).
+func ParseCert(ct CertType, s string, now time.Time) (string, error) {
+	if ct == CertForeigner && IsForeigner2017(s) {
+		return s, nil
+	}
+	n, err := Parse(s, now)
+	return string(n), err
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"onepass/kiosk/identity"
+	"onepass/identity"
 )
 
 func Example() {

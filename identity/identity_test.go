@@ -172,3 +172,31 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseCert(t *testing.T) {
+	tests := []struct {
+		ct   CertType
+		in   string
+		want string
+		err  error
+	}{
+		{CertForeigner, "USA123456789012", "USA123456789012", nil},       // 2017 permanent residence: no check digit
+		{CertForeigner, "932682198501010017", "932682198501010017", nil}, // 2023 card: GB 11643
+		{CertForeigner, "932682198501010018", "", ErrCheckDigit},
+		{CertResident, "USA123456789012", "", ErrCharacters}, // the 2017 form is a foreigner's only
+		{CertForeigner, "usa123456789012", "", ErrCharacters},
+		{CertResident, "110101900307447", "110101199003074477", nil},
+	}
+	for _, tt := range tests {
+		got, err := ParseCert(tt.ct, tt.in, now)
+		if tt.err != nil {
+			if !errors.Is(err, tt.err) {
+				t.Errorf("ParseCert(%d, %q) error = %v, want %v", tt.ct, tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParseCert(%d, %q) = %q, %v; want %q", tt.ct, tt.in, got, err, tt.want)
+		}
+	}
+}

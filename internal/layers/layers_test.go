@@ -1,0 +1,148 @@
+package layers
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "onepass"
+
+// allowed lists, for each package of ours, the packages of ours its non-test files may import.
+// Keep it to the floors: identity and the leaves import nothing of ours; drivers import device
+// and identity; kiosk never imports ui or sync/client; sync never imports kiosk; ui never imports
+// sync/store; cmd/* holds assembly and may import anything.
+var allowed = map[string][]string{
+	"device":                   nil,
+	"identity":                 nil,
+	"kiosk/broadcast":          nil,
+	"kiosk/policy":             nil,
+	"sync/keyfile":             nil,
+	"sync/store":               nil,
+	"sync/wire":                nil,
+	"drivers/camera":           {"device"},
+	"drivers/camera/camtest":   nil,
+	"drivers/escpos":           {"device"},
+	"drivers/escpos/escpossim": nil,
+	"drivers/gpio":             {"device"},
+	"drivers/idcard":           {"device", "identity"},
+	"drivers/idcard/idcardsim": {"device"},
+	"drivers/mlx90614":         {"device"},
+	"drivers/mlx90614/mlxsim":  nil,
+	"drivers/sim":              {"device"},
+	"kiosk":                    {"device", "identity", "kiosk/broadcast", "kiosk/policy", "sync/store"},
+	"kiosk/healthcode":         {"identity", "kiosk/policy"},
+	"kiosk/queue":              {"device", "kiosk/broadcast", "sync/store"},
+	"sync/client":              {"device", "identity", "sync/keyfile", "sync/store", "sync/wire"},
+	"sync/hub":                 {"identity", "sync/keyfile", "sync/wire"},
+	"ui":                       {"device", "kiosk", "kiosk/policy", "kiosk/queue", "sync/store"},
+	"cmd/internal/config":      {"device", "kiosk", "kiosk/healthcode", "kiosk/policy", "kiosk/queue"},
+	"cmd/internal/selftest":    {"device", "sync/store"},
+}
+
+// never holds arrows the architecture forbids outright, whatever the list above says.
+// Each side names a package and everything below it; "" on the right means any package of ours.
+var never = [][2]string{
+	{"device", "drivers"}, {"kiosk", "ui"}, {"kiosk", "sync/client"}, {"drivers", "kiosk"},
+	{"sync", "kiosk"}, {"ui", "sync/store"}, {"identity", ""},
+}
+
+// pending are arrows against the floors that the issue-13 redesign is removing; the list only shrinks.
+var pending = map[[2]string]bool{
+	{"ui", "sync/store"}:      true,
+	{"sync/client", "device"}: true,
+}
+
+func TestArrows(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrows := imports(t, root)
+	if len(arrows) < 20 {
+		t.Fatalf("found only %d packages under %s: is the walk wrong?", len(arrows), root)
+	}
+	for pkg, deps := range arrows {
+		for _, dep := range deps {
+			for _, n := range never {
+				if under(pkg, n[0]) && (n[1] == "" || under(dep, n[1])) && !pending[[2]string{pkg, dep}] {
+					t.Errorf("%s imports %s: the architecture forbids %s → %s", pkg, dep, n[0], orAnything(n[1]))
+				}
+			}
+			if strings.HasPrefix(pkg, "cmd/") && !strings.HasPrefix(pkg, "cmd/internal/") {
+				continue
+			}
+			ok, listed := allowed[pkg]
+			if !listed {
+				t.Errorf("%s is not listed in layers_test.go: add it with the arrows it may have", pkg)
+				break
+			}
+			if !slices.Contains(ok, dep) {
+				t.Errorf("new arrow %s → %s: move the code to the right floor, or list the arrow if it belongs", pkg, dep)
+			}
+		}
+	}
+}
+
+func under(pkg, tree string) bool { return pkg == tree || strings.HasPrefix(pkg, tree+"/") }
+
+func orAnything(s string) string {
+	if s == "" {
+		return "anything of ours"
+	}
+	return s
+}
+
+// imports reads every non-test Go file below root and returns each package's imports of ours.
+func imports(t *testing.T, root string) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); path != root && (strings.HasPrefix(n, ".") || n == "testdata" || n == "bin" || n == "dist") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		pkg := filepath.ToSlash(rel)
+		if _, ok := out[pkg]; !ok {
+			out[pkg] = nil
+		}
+		for _, im := range f.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			if dep, ok := strings.CutPrefix(p, module+"/"); ok && !slices.Contains(out[pkg], dep) {
+				out[pkg] = append(out[pkg], dep)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pkg := range out {
+		sort.Strings(out[pkg])
+		if _, err := os.Stat(filepath.Join(root, pkg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
