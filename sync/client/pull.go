@@ -437,25 +437,11 @@ func (c *Client) syncRevoked(ctx context.Context, r *round) error {
 
 // rowHash is the store's digest hash: the protocol's row hash.
 func rowHash(r store.StatusRow) [16]byte {
-	return wire.RowHash(r.PersonKey, r.Status, msOf(r.AsOf), msOf(r.Expires), r.Reason)
-}
-
-func msOf(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
+	return wire.RowHash(r.PersonKey, r.Status, wire.UnixMS(r.AsOf), wire.UnixMS(r.Expires), r.Reason)
 }
 
 func opRow(op wire.StatusOp) store.StatusRow {
-	return store.StatusRow{PersonKey: op.Key, Status: op.Status, AsOf: fromMS(op.AsOf), Expires: fromMS(op.Expires), Reason: op.Reason}
+	return store.StatusRow{PersonKey: op.Key, Status: op.Status, AsOf: wire.FromUnixMS(op.AsOf), Expires: wire.FromUnixMS(op.Expires), Reason: op.Reason}
 }
 
 // syncStatus brings the status replica to the hub's state and returns the signed time at which

@@ -42,7 +42,7 @@ func (h *Hub) NewToken(ctx context.Context, hall string, lanes int, ttl time.Dur
 	hash := sha256.Sum256([]byte(tok))
 	now := h.now()
 	_, err := h.w.ExecContext(ctx, `INSERT INTO tokens (hash, hall, lanes, created_at, expires) VALUES (?, ?, ?, ?, ?)`,
-		hash[:], hall, lanes, ms(now), ms(now.Add(ttl)))
+		hash[:], hall, lanes, wire.UnixMS(now), wire.UnixMS(now.Add(ttl)))
 	if err != nil {
 		return "", fmt.Errorf("hub: token: %w", err)
 	}
@@ -80,7 +80,7 @@ func (h *Hub) Enroll(ctx context.Context, req wire.EnrollRequest) (wire.EnrollRe
 			return err
 		case used != 0:
 			return errors.New("enrollment token already used")
-		case ms(h.now()) >= expires:
+		case wire.UnixMS(h.now()) >= expires:
 			return errors.New("enrollment token expired")
 		}
 		der, cert, err := h.keys.issueDeviceCert(csr, id, hall, h.opt.DeviceCertValidity)
@@ -88,12 +88,12 @@ func (h *Hub) Enroll(ctx context.Context, req wire.EnrollRequest) (wire.EnrollRe
 			code = http.StatusInternalServerError
 			return err
 		}
-		now := ms(h.now())
+		now := wire.UnixMS(h.now())
 		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET used_at = ?, device = ? WHERE hash = ?`, now, id, hash[:]); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO devices (id, hall, lanes, serial, public_key, enrolled_at, cert_expires, last_seen)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, hall, lanes, cert.SerialNumber.Text(16), csr.RawSubjectPublicKeyInfo, now, ms(cert.NotAfter), now); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, id, hall, lanes, cert.SerialNumber.Text(16), csr.RawSubjectPublicKeyInfo, now, wire.UnixMS(cert.NotAfter), now); err != nil {
 			return err
 		}
 		resp = wire.EnrollResponse{V: wire.Major, Device: id, Hall: hall, Lanes: lanes, Certificate: der,
@@ -135,7 +135,7 @@ func (h *Hub) Devices(ctx context.Context) ([]Device, error) {
 		if err := rows.Scan(&d.ID, &d.Hall, &d.Lanes, &en, &ce, &ls, &d.OutboxDepth, &oo, &d.Software, &rv); err != nil {
 			return nil, fmt.Errorf("hub: devices: %w", err)
 		}
-		d.EnrolledAt, d.CertExpires, d.LastSeen, d.OutboxOldest, d.RevokedAt = fromMS(en), fromMS(ce), fromMS(ls), fromMS(oo), fromMS(rv)
+		d.EnrolledAt, d.CertExpires, d.LastSeen, d.OutboxOldest, d.RevokedAt = wire.FromUnixMS(en), wire.FromUnixMS(ce), wire.FromUnixMS(ls), wire.FromUnixMS(oo), wire.FromUnixMS(rv)
 		out = append(out, d)
 	}
 	return out, rows.Err()
@@ -143,7 +143,7 @@ func (h *Hub) Devices(ctx context.Context) ([]Device, error) {
 
 // RevokeDevice refuses the device's certificate from its next request on.
 func (h *Hub) RevokeDevice(ctx context.Context, id string) error {
-	res, err := h.w.ExecContext(ctx, `UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, ms(h.now()), id)
+	res, err := h.w.ExecContext(ctx, `UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, wire.UnixMS(h.now()), id)
 	if err != nil {
 		return fmt.Errorf("hub: revoke device: %w", err)
 	}
@@ -211,7 +211,7 @@ func (h *Hub) Ingest(ctx context.Context, deviceID string, recs []wire.Record) (
 		}
 		good = append(good, r)
 	}
-	now := ms(h.now())
+	now := wire.UnixMS(h.now())
 	err := h.inTx(ctx, func(tx *sql.Tx) error {
 		visit, err := tx.PrepareContext(ctx, `INSERT INTO visits (id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
@@ -239,9 +239,9 @@ func (h *Hub) Ingest(ctx context.Context, deviceID string, recs []wire.Record) (
 				if v.SealedID != nil {
 					sealed = v.SealedID
 				}
-				_, err = visit.ExecContext(ctx, id[:], deviceID, now, ms(r.At), v.Lane, v.Method, pk, sealed, v.MaskedName, temp, v.Outcome, v.Reason)
+				_, err = visit.ExecContext(ctx, id[:], deviceID, now, wire.UnixMS(r.At), v.Lane, v.Method, pk, sealed, v.MaskedName, temp, v.Outcome, v.Reason)
 			} else {
-				_, err = other.ExecContext(ctx, id[:], r.Kind, deviceID, now, ms(r.At), []byte(r.Body))
+				_, err = other.ExecContext(ctx, id[:], r.Kind, deviceID, now, wire.UnixMS(r.At), []byte(r.Body))
 			}
 			if err != nil {
 				return err
@@ -278,7 +278,7 @@ type VisitRecord struct {
 // Visits calls fn for every visit received at or after since, in visit time order.
 func (h *Hub) Visits(ctx context.Context, since time.Time, fn func(VisitRecord) error) error {
 	rows, err := h.r.QueryContext(ctx, `SELECT id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason
-		FROM visits WHERE at >= ? ORDER BY at, id`, ms(since))
+		FROM visits WHERE at >= ? ORDER BY at, id`, wire.UnixMS(since))
 	if err != nil {
 		return fmt.Errorf("hub: visits: %w", err)
 	}
@@ -295,7 +295,7 @@ func (h *Hub) Visits(ctx context.Context, since time.Time, fn func(VisitRecord) 
 		if err != nil {
 			return fmt.Errorf("hub: visits: %w", err)
 		}
-		v.ID, v.ReceivedAt, v.At = u.String(), fromMS(rec), fromMS(at)
+		v.ID, v.ReceivedAt, v.At = u.String(), wire.FromUnixMS(rec), wire.FromUnixMS(at)
 		if temp.Valid {
 			v.TempC = &temp.Float64
 		}
@@ -328,7 +328,7 @@ func (h *Hub) RevokeCode(ctx context.Context, cid []byte, expires time.Time) (in
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO revoked (cid, expires, seq) VALUES (?, ?, ?)
-			ON CONFLICT (cid) DO UPDATE SET expires = excluded.expires, seq = excluded.seq`, cid, ms(expires), seq)
+			ON CONFLICT (cid) DO UPDATE SET expires = excluded.expires, seq = excluded.seq`, cid, wire.UnixMS(expires), seq)
 		return err
 	})
 	if err != nil {
@@ -534,7 +534,7 @@ func (h *Hub) RevokeIssuer(ctx context.Context, id string, kid []byte) (int64, e
 			return err
 		}
 		if len(kid) == 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE issuers SET revoked_at = ? WHERE id = ?`, ms(h.now()), id); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE issuers SET revoked_at = ? WHERE id = ?`, wire.UnixMS(h.now()), id); err != nil {
 				return err
 			}
 		} else {

@@ -186,17 +186,3 @@ func Exists(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, "keys", rootKeyFile))
 	return err == nil
 }
-
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}

@@ -74,7 +74,7 @@ func (h *Hub) auth(next deviceHandler) http.Handler {
 			return
 		case revoked != 0:
 			httpError(w, http.StatusForbidden, fmt.Sprintf("device certificate revoked on %s: re-enroll with a new token",
-				fromMS(revoked).Format(time.RFC3339)))
+				wire.FromUnixMS(revoked).Format(time.RFC3339)))
 			return
 		case serial != leaf.SerialNumber.Text(16):
 			httpError(w, http.StatusForbidden, "device certificate superseded by a later enrollment")
@@ -100,12 +100,12 @@ func (h *Hub) touch(r *http.Request, id string) {
 	h.seen[id] = seenAt{at: now, depth: depthS}
 	h.mu.Unlock()
 	q := `UPDATE devices SET last_seen = ?`
-	args := []any{ms(now)}
+	args := []any{wire.UnixMS(now)}
 	if depth, err := strconv.ParseInt(depthS, 10, 64); err == nil && depth >= 0 {
 		q += `, outbox_depth = ?, outbox_oldest = ?`
 		var oldest int64
 		if t, err := time.Parse(time.RFC3339Nano, r.Header.Get(wire.HeaderOutboxOldest)); err == nil && depth > 0 {
-			oldest = ms(t)
+			oldest = wire.UnixMS(t)
 		}
 		args = append(args, depth, oldest)
 	}

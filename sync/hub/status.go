@@ -31,7 +31,7 @@ func (h *Hub) ensureEpoch(ctx context.Context) error {
 		}
 		key := make([]byte, identity.DeploymentKeySize)
 		rand.Read(key)
-		_, err := tx.ExecContext(ctx, `INSERT INTO epochs (epoch, key, created_at, current) VALUES (1, ?, ?, 1)`, key, ms(h.now()))
+		_, err := tx.ExecContext(ctx, `INSERT INTO epochs (epoch, key, created_at, current) VALUES (1, ?, ?, 1)`, key, wire.UnixMS(h.now()))
 		return err
 	})
 }
@@ -67,10 +67,6 @@ type StatusEntry struct {
 	Expires   time.Time
 	Reason    string
 	Delete    bool
-}
-
-func rowHash(key []byte, status int, asOf, expires int64, reason string) [16]byte {
-	return wire.RowHash(key, status, asOf, expires, reason)
 }
 
 // partSet caches partition digests inside one write transaction.
@@ -191,7 +187,7 @@ func (h *Hub) putStatus(ctx context.Context, tx *sql.Tx, epoch int64, entries []
 		return 0, err
 	}
 	defer del.Close()
-	now := ms(h.now())
+	now := wire.UnixMS(h.now())
 	for _, e := range entries {
 		var st int
 		var asOf, exp int64
@@ -208,7 +204,7 @@ func (h *Hub) putStatus(ctx context.Context, tx *sql.Tx, epoch int64, entries []
 				continue // nothing to remove; a kiosk cannot hold what the hub never sent
 			}
 			seq++
-			if err := parts.change(e.PersonKey, rowHash(e.PersonKey, st, asOf, exp, reason), false); err != nil {
+			if err := parts.change(e.PersonKey, wire.RowHash(e.PersonKey, st, asOf, exp, reason), false); err != nil {
 				return 0, err
 			}
 			if _, err := del.ExecContext(ctx, seq, now, epoch, e.PersonKey); err != nil {
@@ -216,13 +212,13 @@ func (h *Hub) putStatus(ctx context.Context, tx *sql.Tx, epoch int64, entries []
 			}
 			continue
 		}
-		nAsOf, nExp := ms(e.AsOf), ms(e.Expires)
+		nAsOf, nExp := wire.UnixMS(e.AsOf), wire.UnixMS(e.Expires)
 		if live && st == e.Status && asOf == nAsOf && exp == nExp && reason == e.Reason {
 			continue // unchanged: no new sequence number, nothing for kiosks to fetch
 		}
 		seq++
 		if live {
-			if err := parts.change(e.PersonKey, rowHash(e.PersonKey, st, asOf, exp, reason), false); err != nil {
+			if err := parts.change(e.PersonKey, wire.RowHash(e.PersonKey, st, asOf, exp, reason), false); err != nil {
 				return 0, err
 			}
 		}
@@ -233,7 +229,7 @@ func (h *Hub) putStatus(ctx context.Context, tx *sql.Tx, epoch int64, entries []
 		if _, err := put.ExecContext(ctx, epoch, e.PersonKey, seq, e.Status, nAsOf, nExp, e.Reason, sealed, now); err != nil {
 			return 0, err
 		}
-		if err := parts.change(e.PersonKey, rowHash(e.PersonKey, e.Status, nAsOf, nExp, e.Reason), true); err != nil {
+		if err := parts.change(e.PersonKey, wire.RowHash(e.PersonKey, e.Status, nAsOf, nExp, e.Reason), true); err != nil {
 			return 0, err
 		}
 	}
@@ -335,13 +331,13 @@ func (h *Hub) PruneBefore(ctx context.Context, t time.Time) (int, error) {
 	var n int64
 	err := h.inTx(ctx, func(tx *sql.Tx) error {
 		var maxSeq sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM status WHERE deleted = 1 AND changed_at < ?`, ms(t)).Scan(&maxSeq); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM status WHERE deleted = 1 AND changed_at < ?`, wire.UnixMS(t)).Scan(&maxSeq); err != nil {
 			return err
 		}
 		if !maxSeq.Valid {
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM status WHERE deleted = 1 AND changed_at < ?`, ms(t))
+		res, err := tx.ExecContext(ctx, `DELETE FROM status WHERE deleted = 1 AND changed_at < ?`, wire.UnixMS(t))
 		if err != nil {
 			return err
 		}
@@ -521,7 +517,7 @@ func (h *Hub) RotateDeploymentKey(ctx context.Context) (epoch int64, dropped int
 		if _, err := tx.ExecContext(ctx, `UPDATE epochs SET current = 0`); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO epochs (epoch, key, created_at, current) VALUES (?, ?, ?, 1)`, epoch, key, ms(h.now())); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO epochs (epoch, key, created_at, current) VALUES (?, ?, ?, 1)`, epoch, key, wire.UnixMS(h.now())); err != nil {
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, `SELECT status, as_of, expires, reason, sealed_id FROM status WHERE epoch = ? AND deleted = 0`, old)
@@ -548,7 +544,7 @@ func (h *Hub) RotateDeploymentKey(ctx context.Context) (epoch int64, dropped int
 				continue
 			}
 			e.PersonKey = identity.PersonKey(key, identity.CertType(ct), number)
-			e.AsOf, e.Expires = fromMS(asOf), fromMS(exp)
+			e.AsOf, e.Expires = wire.FromUnixMS(asOf), wire.FromUnixMS(exp)
 			entries = append(entries, e)
 		}
 		rows.Close()

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"onepass/sync/wire"
 )
 
 // ErrRollback is returned by PutTrustList for a document older (lower seq)
@@ -37,7 +39,7 @@ func (s *Store) Status(ctx context.Context, personKey []byte) (row StatusRow, ok
 		return StatusRow{}, false, fmt.Errorf("store: status lookup: %w", err)
 	}
 	row.PersonKey = append([]byte(nil), personKey...)
-	row.AsOf, row.Expires = fromMS(asOf), fromMS(expires)
+	row.AsOf, row.Expires = wire.FromUnixMS(asOf), wire.FromUnixMS(expires)
 	return row, true, nil
 }
 
@@ -65,7 +67,7 @@ func (s *Store) PutStatus(ctx context.Context, rows ...StatusRow) error {
 		}
 		defer stmt.Close()
 		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, r.PersonKey, r.Status, toMS(r.AsOf), toMS(r.Expires), r.Reason); err != nil {
+			if _, err := stmt.ExecContext(ctx, r.PersonKey, r.Status, wire.UnixMS(r.AsOf), wire.UnixMS(r.Expires), r.Reason); err != nil {
 				return err
 			}
 		}

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
+
+	"onepass/sync/wire"
 )
 
 // StatusChange is one chunk of the platform's status stream, applied by ApplyStatus in one
@@ -34,7 +35,7 @@ type StatusChange struct {
 type RowHasher func(StatusRow) [16]byte
 
 // Partitions is the number of replica partitions (the first byte of the person key).
-const Partitions = 256
+const Partitions = wire.Partitions
 
 // ApplyStatus applies ch in one write transaction and keeps the partition digests (the sum mod
 // 2^128 of the row hashes of each partition) and counts up to date.
@@ -71,7 +72,7 @@ func (s *Store) ApplyStatus(ctx context.Context, ch StatusChange, hash RowHasher
 			if errors.Is(err, sql.ErrNoRows) {
 				return r, false, nil
 			}
-			r.PersonKey, r.AsOf, r.Expires = key, fromMS(asOf), fromMS(exp)
+			r.PersonKey, r.AsOf, r.Expires = key, wire.FromUnixMS(asOf), wire.FromUnixMS(exp)
 			return r, err == nil, err
 		}
 		if len(ch.Delete) > 0 {
@@ -119,7 +120,7 @@ func (s *Store) ApplyStatus(ctx context.Context, ch StatusChange, hash RowHasher
 						}
 					}
 				}
-				if _, err := put.ExecContext(ctx, r.PersonKey, r.Status, toMS(r.AsOf), toMS(r.Expires), r.Reason); err != nil {
+				if _, err := put.ExecContext(ctx, r.PersonKey, r.Status, wire.UnixMS(r.AsOf), wire.UnixMS(r.Expires), r.Reason); err != nil {
 					return err
 				}
 				if err := d.add(r); err != nil {
@@ -240,7 +241,7 @@ func (d *digests) add(r StatusRow) error {
 		return err
 	}
 	pd.count++
-	add128(&pd.sum, d.hash(r))
+	(*wire.Digest)(&pd.sum).Add(d.hash(r))
 	return nil
 }
 
@@ -250,7 +251,7 @@ func (d *digests) sub(r StatusRow) error {
 		return err
 	}
 	pd.count--
-	sub128(&pd.sum, d.hash(r))
+	(*wire.Digest)(&pd.sum).Sub(d.hash(r))
 	return nil
 }
 
@@ -288,7 +289,7 @@ func (d *digests) scan(q string, args []any, fn func(StatusRow) error) error {
 		if err := rows.Scan(&r.PersonKey, &r.Status, &asOf, &exp, &r.Reason); err != nil {
 			return err
 		}
-		r.AsOf, r.Expires = fromMS(asOf), fromMS(exp)
+		r.AsOf, r.Expires = wire.FromUnixMS(asOf), wire.FromUnixMS(exp)
 		if len(r.PersonKey) != PersonKeySize {
 			continue // the table's CHECK forbids it; never index out of range on a damaged file
 		}
@@ -303,15 +304,11 @@ func (d *digests) scan(q string, args []any, fn func(StatusRow) error) error {
 func (d *digests) recount() error {
 	for p, pd := range d.parts {
 		*pd = partDigest{}
-		lo := []byte{byte(p)}
-		var hi []byte
-		if p < Partitions-1 {
-			hi = []byte{byte(p + 1)}
-		}
+		lo, hi := wire.PartitionRange(p)
 		q, args := rangeQuery(`SELECT person_key, status, as_of, expires, reason FROM status`, lo, hi)
 		err := d.scan(q, args, func(r StatusRow) error {
 			pd.count++
-			add128(&pd.sum, d.hash(r))
+			(*wire.Digest)(&pd.sum).Add(d.hash(r))
 			return nil
 		})
 		if err != nil {
@@ -330,30 +327,6 @@ func (d *digests) save() error {
 		}
 	}
 	return nil
-}
-
-// add128 and sub128 are arithmetic mod 2^128 on big-endian 16-byte numbers.
-func add128(d *[16]byte, h [16]byte) {
-	hi, lo := binary.BigEndian.Uint64(d[:8]), binary.BigEndian.Uint64(d[8:])
-	hhi, hlo := binary.BigEndian.Uint64(h[:8]), binary.BigEndian.Uint64(h[8:])
-	lo2 := lo + hlo
-	var carry uint64
-	if lo2 < lo {
-		carry = 1
-	}
-	binary.BigEndian.PutUint64(d[:8], hi+hhi+carry)
-	binary.BigEndian.PutUint64(d[8:], lo2)
-}
-
-func sub128(d *[16]byte, h [16]byte) {
-	hi, lo := binary.BigEndian.Uint64(d[:8]), binary.BigEndian.Uint64(d[8:])
-	hhi, hlo := binary.BigEndian.Uint64(h[:8]), binary.BigEndian.Uint64(h[8:])
-	var borrow uint64
-	if lo < hlo {
-		borrow = 1
-	}
-	binary.BigEndian.PutUint64(d[:8], hi-hhi-borrow)
-	binary.BigEndian.PutUint64(d[8:], lo-hlo)
 }
 
 // Record kinds in the outbox and the quarantine.
@@ -395,7 +368,7 @@ func (s *Store) Quarantine(ctx context.Context, kind, id, reason string, at time
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO quarantine (id, kind, at, reason) VALUES (?, ?, ?, ?)`,
-			u[:], kind, toMS(at), reason)
+			u[:], kind, wire.UnixMS(at), reason)
 		return err
 	})
 	if err != nil {
@@ -423,7 +396,7 @@ func (s *Store) QuarantinedRecords(ctx context.Context, limit int) ([]Quarantine
 		if err != nil {
 			return nil, fmt.Errorf("store: quarantine: id %x: %w", id, err)
 		}
-		q.ID, q.At = u.String(), fromMS(at)
+		q.ID, q.At = u.String(), wire.FromUnixMS(at)
 		out = append(out, q)
 	}
 	return out, rows.Err()
@@ -453,7 +426,7 @@ ORDER BY o.seq LIMIT 1`).Scan(&ms)
 	case err != nil:
 		return time.Time{}, false, fmt.Errorf("store: outbox oldest: %w", err)
 	}
-	return fromMS(ms.Int64), ms.Valid, nil
+	return wire.FromUnixMS(ms.Int64), ms.Valid, nil
 }
 
 // ScanStatusDigests computes every partition's count and digest from the rows themselves, in a
@@ -475,10 +448,10 @@ func (s *Store) ScanStatusDigests(ctx context.Context, hash RowHasher) (counts [
 		if len(r.PersonKey) != PersonKeySize {
 			continue
 		}
-		r.AsOf, r.Expires = fromMS(asOf), fromMS(exp)
+		r.AsOf, r.Expires = wire.FromUnixMS(asOf), wire.FromUnixMS(exp)
 		p := int(r.PersonKey[0])
 		counts[p]++
-		add128(&sums[p], hash(r))
+		(*wire.Digest)(&sums[p]).Add(hash(r))
 	}
 	if err := rows.Err(); err != nil {
 		return counts, sums, fmt.Errorf("store: scan status digests: %w", err)
@@ -525,7 +498,7 @@ func (s *Store) AppendBatch(ctx context.Context, vs []*Visit) error {
 		defer out.Close()
 		for i, v := range vs {
 			id := rows[i].id
-			if _, err := ins.ExecContext(ctx, id[:], toMS(v.At), v.Lane, v.Method, v.PersonKey, v.SealedID, v.MaskedName,
+			if _, err := ins.ExecContext(ctx, id[:], wire.UnixMS(v.At), v.Lane, v.Method, v.PersonKey, v.SealedID, v.MaskedName,
 				rows[i].temp, v.Outcome, v.Reason); err != nil {
 				return err
 			}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"onepass/sync/wire"
 )
 
 // testHash stands in for the protocol's row hash.
@@ -15,8 +17,8 @@ func testHash(r StatusRow) [16]byte {
 	h := sha256.New()
 	h.Write(r.PersonKey)
 	binary.Write(h, binary.BigEndian, int64(r.Status))
-	binary.Write(h, binary.BigEndian, toMS(r.AsOf))
-	binary.Write(h, binary.BigEndian, toMS(r.Expires))
+	binary.Write(h, binary.BigEndian, wire.UnixMS(r.AsOf))
+	binary.Write(h, binary.BigEndian, wire.UnixMS(r.Expires))
 	h.Write([]byte(r.Reason))
 	var out [16]byte
 	copy(out[:], h.Sum(nil))

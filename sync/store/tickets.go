@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"onepass/sync/wire"
 )
 
 // Ticket is one queue ticket as stored (kiosk/queue owns the rules; this is the record).
@@ -140,8 +142,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET service = excluded.service, priority = excluded.priority,
 	state = excluded.state, rank = excluded.rank, called_at = excluded.called_at,
 	counter = excluded.counter, recalls = excluded.recalls, done_at = excluded.done_at`,
-		tid[:], t.Day, t.Number, t.Origin, t.Service, t.Priority, t.Source, visit, appt, toMS(t.Slot),
-		t.State, t.Rank, toMS(t.IssuedAt), toMS(t.CalledAt), t.Counter, t.Recalls, toMS(t.DoneAt)); err != nil {
+		tid[:], t.Day, t.Number, t.Origin, t.Service, t.Priority, t.Source, visit, appt, wire.UnixMS(t.Slot),
+		t.State, t.Rank, wire.UnixMS(t.IssuedAt), wire.UnixMS(t.CalledAt), t.Counter, t.Recalls, wire.UnixMS(t.DoneAt)); err != nil {
 		return err
 	}
 	if w.Seq > 0 {
@@ -154,8 +156,8 @@ ON CONFLICT (day, service) DO UPDATE SET last = max(last, excluded.last)`, t.Day
 	if _, err := b.tx.ExecContext(b.ctx, `
 INSERT INTO ticket_events (id, ticket_id, at, kind, day, number, service, from_svc, counter, priority, source, slot, waited_ms)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		eid[:], tid[:], toMS(e.At), e.Kind, e.Day, e.Number, e.Service, e.FromService, e.Counter, e.Priority,
-		e.Source, toMS(e.Slot), e.Waited.Milliseconds()); err != nil {
+		eid[:], tid[:], wire.UnixMS(e.At), e.Kind, e.Day, e.Number, e.Service, e.FromService, e.Counter, e.Priority,
+		e.Source, wire.UnixMS(e.Slot), e.Waited.Milliseconds()); err != nil {
 		return err
 	}
 	_, err := b.tx.ExecContext(b.ctx, `INSERT INTO outbox (ticket_event_id) VALUES (?)`, eid[:])
@@ -274,7 +276,7 @@ func (s *Store) queryTickets(ctx context.Context, q string, args ...any) ([]Tick
 			t.VisitID = v.String()
 		}
 		t.Appointment = appt.String
-		t.Slot, t.IssuedAt, t.CalledAt, t.DoneAt = fromMS(slot), fromMS(issued), fromMS(called), fromMS(done)
+		t.Slot, t.IssuedAt, t.CalledAt, t.DoneAt = wire.FromUnixMS(slot), wire.FromUnixMS(issued), wire.FromUnixMS(called), wire.FromUnixMS(done)
 		out = append(out, t)
 	}
 	return out, rows.Err()
@@ -310,7 +312,7 @@ FROM outbox o JOIN ticket_events e ON e.id = o.ticket_event_id ORDER BY o.seq LI
 			return nil, fmt.Errorf("store: pending tickets: %w", err)
 		}
 		e.ID, e.TicketID = eu.String(), tu.String()
-		e.At, e.Slot, e.Waited = fromMS(at), fromMS(slot), time.Duration(waitd)*time.Millisecond
+		e.At, e.Slot, e.Waited = wire.FromUnixMS(at), wire.FromUnixMS(slot), time.Duration(waitd)*time.Millisecond
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {

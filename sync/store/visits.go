@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"onepass/sync/wire"
 )
 
 // Visit is one pass attempt at a lane, as recorded and uploaded.
@@ -57,7 +59,7 @@ func (s *Store) Append(ctx context.Context, v *Visit) error {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO visits (id, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id[:], toMS(v.At), v.Lane, v.Method, v.PersonKey, v.SealedID, v.MaskedName, temp, v.Outcome, v.Reason); err != nil {
+			id[:], wire.UnixMS(v.At), v.Lane, v.Method, v.PersonKey, v.SealedID, v.MaskedName, temp, v.Outcome, v.Reason); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO outbox (visit_id) VALUES (?)`, id[:])
@@ -173,7 +175,7 @@ func (s *Store) queryVisits(ctx context.Context, query string, args ...any) ([]V
 			return nil, fmt.Errorf("visit id %x: %w", id, err)
 		}
 		v.ID = u.String()
-		v.At = fromMS(at)
+		v.At = wire.FromUnixMS(at)
 		if temp.Valid {
 			v.TempC = &temp.Float64
 		}
