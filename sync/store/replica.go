@@ -45,23 +45,14 @@ func (s *Store) Status(ctx context.Context, personKey []byte) (row StatusRow, ok
 
 // PutStatus inserts or replaces rows in one transaction: all or none.
 func (s *Store) PutStatus(ctx context.Context, rows ...StatusRow) error {
-	for i, r := range rows {
-		if len(r.PersonKey) != PersonKeySize {
-			return fmt.Errorf("store: put status: row %d: person key is %d bytes, want %d", i, len(r.PersonKey), PersonKeySize)
-		}
-		if r.Status < 0 || r.Status > 3 {
-			return fmt.Errorf("store: put status: row %d: status %d out of range 0..3", i, r.Status)
-		}
+	if err := checkRows(rows); err != nil {
+		return fmt.Errorf("store: put status: %w", err)
 	}
 	if len(rows) == 0 {
 		return nil
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx,
-			`INSERT INTO status (person_key, status, as_of, expires, reason) VALUES (?, ?, ?, ?, ?)
-			 ON CONFLICT (person_key) DO UPDATE SET
-			   status = excluded.status, as_of = excluded.as_of,
-			   expires = excluded.expires, reason = excluded.reason`)
+		stmt, err := tx.PrepareContext(ctx, upsertStatus)
 		if err != nil {
 			return err
 		}
@@ -204,9 +195,7 @@ func (s *Store) SetMeta(ctx context.Context, key string, value []byte) error {
 	if value == nil {
 		value = []byte{}
 	}
-	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
-		key, value)
+	_, err := s.w.ExecContext(ctx, upsertMeta, key, value)
 	if err != nil {
 		return fmt.Errorf("store: set meta %q: %w", key, err)
 	}
