@@ -72,42 +72,27 @@ func Init(dir string, o InitOptions) error {
 	if err != nil {
 		return err
 	}
-	rootTmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{CommonName: "onepass root", Organization: []string{"onepass"}},
-		NotBefore: now, NotAfter: now.Add(o.Validity), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-	}
-	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	rootName := pkix.Name{CommonName: "onepass root", Organization: []string{"onepass"}}
+	rootDER, rootCert, err := createCert(certTemplate(roleRoot, rootName, now, now.Add(o.Validity)), nil, rootKey.Public(), rootKey)
 	if err != nil {
 		return fmt.Errorf("hub: root certificate: %w", err)
 	}
-	rootCert, _ := x509.ParseCertificate(rootDER)
 
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
 	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{CommonName: "onepass device CA", Organization: []string{"onepass"}},
-		NotBefore: now, NotAfter: now.Add(o.Validity), IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, rootCert, caKey.Public(), rootKey)
+	caName := pkix.Name{CommonName: "onepass device CA", Organization: []string{"onepass"}}
+	caDER, caCert, err := createCert(certTemplate(roleCA, caName, now, now.Add(o.Validity)), rootCert, caKey.Public(), rootKey)
 	if err != nil {
 		return fmt.Errorf("hub: CA certificate: %w", err)
 	}
-	caCert, _ := x509.ParseCertificate(caDER)
 
 	tlsKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
 	}
-	tlsTmpl := &x509.Certificate{
-		SerialNumber: serial(), Subject: pkix.Name{CommonName: "onepass hub"},
-		NotBefore: now, NotAfter: now.Add(o.Validity / 5),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
+	tlsTmpl := certTemplate(roleServer, pkix.Name{CommonName: "onepass hub"}, now, now.Add(o.Validity/5))
 	for _, h := range o.Hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			tlsTmpl.IPAddresses = append(tlsTmpl.IPAddresses, ip)
@@ -115,7 +100,7 @@ func Init(dir string, o InitOptions) error {
 			tlsTmpl.DNSNames = append(tlsTmpl.DNSNames, h)
 		}
 	}
-	tlsDER, err := x509.CreateCertificate(rand.Reader, tlsTmpl, caCert, tlsKey.Public(), caKey)
+	tlsDER, _, err := createCert(tlsTmpl, caCert, tlsKey.Public(), caKey)
 	if err != nil {
 		return fmt.Errorf("hub: TLS certificate: %w", err)
 	}
@@ -299,17 +284,56 @@ func RootSPKI(dir string) ([]byte, error) {
 // issueDeviceCert signs a client certificate for an enrolling device.
 func (k *keyring) issueDeviceCert(csr *x509.CertificateRequest, device, hall string, validity time.Duration) ([]byte, *x509.Certificate, error) {
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: device, Organization: []string{hall}},
-		NotBefore:    now.Add(-5 * time.Minute), NotAfter: now.Add(validity),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, k.caCert, csr.PublicKey, k.ca)
+	tmpl := certTemplate(roleClient, pkix.Name{CommonName: device, Organization: []string{hall}}, now.Add(-5*time.Minute), now.Add(validity))
+	der, c, err := createCert(tmpl, k.caCert, csr.PublicKey, k.ca)
 	if err != nil {
 		return nil, nil, fmt.Errorf("hub: issue certificate: %w", err)
 	}
+	return der, c, nil
+}
+
+// certRole says what a hub certificate is for.
+type certRole int
+
+const (
+	roleRoot   certRole = iota // the root: signs the device CA
+	roleCA                     // the device CA: signs leaves only (path length 0)
+	roleServer                 // the hub's TLS server certificate
+	roleClient                 // a device's client certificate
+)
+
+// certTemplate is the template of every certificate the hub makes: a fresh serial, the
+// validity, and the key usages of its role.
+func certTemplate(role certRole, subject pkix.Name, notBefore, notAfter time.Time) *x509.Certificate {
+	t := &x509.Certificate{
+		SerialNumber: serial(), Subject: subject, NotBefore: notBefore, NotAfter: notAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	switch role {
+	case roleRoot, roleCA:
+		t.IsCA, t.BasicConstraintsValid, t.MaxPathLenZero = true, true, role == roleCA
+		t.KeyUsage |= x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+	case roleServer:
+		t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	case roleClient:
+		t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	return t
+}
+
+// createCert signs tmpl for pub with signer under parent (nil: self-signed) and returns the
+// certificate as DER and parsed.
+func createCert(tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) ([]byte, *x509.Certificate, error) {
+	if parent == nil {
+		parent = tmpl
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		return nil, nil, err
+	}
 	c, err := x509.ParseCertificate(der)
-	return der, c, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return der, c, nil
 }
