@@ -346,7 +346,8 @@ func (s *syncer) Health() device.Health {
 	if c == nil {
 		return device.Health{State: device.NotConfigured, Reason: "not enrolled: onepassctl enroll --hub URL --token T"}
 	}
-	return c.Health()
+	h := c.Health() // the client's states are device.HealthState's strings
+	return device.Health{State: device.HealthState(h.State), Reason: h.Reason, Since: h.Since}
 }
 
 // SyncStatus is the body of GET /api/sync.

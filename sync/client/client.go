@@ -22,7 +22,6 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
-	"onepass/device"
 	"onepass/sync/store"
 	"onepass/sync/wire"
 )
@@ -153,7 +152,7 @@ func New(cfg Config, db *store.Store) (*Client, error) {
 		clock: cfg.Clock, log: cfg.Logger.With("part", "sync"), kick: make(chan struct{}, 1),
 	}
 	c.st = Status{Hub: base, Device: id.Device, Hall: id.Hall, CertExpires: id.leaf.NotAfter, OutboxLimit: cfg.OutboxLimit}
-	c.st.health = device.Health{State: device.OK, Since: c.clock.Now()}
+	c.st.health = Health{State: OK, Since: c.clock.Now()}
 	return c, nil
 }
 

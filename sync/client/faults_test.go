@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"onepass/device"
 	"onepass/sync/client"
 	"onepass/sync/hub"
 	"onepass/sync/store"
@@ -64,7 +63,7 @@ func TestHubDownThenBack(t *testing.T) {
 	}
 	eventually(t, "health reports the failing upload", func() bool {
 		hl := k.c.Health()
-		return hl.State == device.Degraded && strings.Contains(hl.Reason, "upload failing")
+		return hl.State == client.Degraded && strings.Contains(hl.Reason, "upload failing")
 	})
 	if n, _ := k.db.OutboxDepth(bg); n != 2000 {
 		t.Fatalf("outbox %d while the hub is down, want 2000", n)
@@ -77,7 +76,7 @@ func TestHubDownThenBack(t *testing.T) {
 	drain(t, k)
 	sameVisits(t, h.hub, k.db)
 	sameReplica(t, h.hub, k.db)
-	if hl := k.c.Health(); hl.State != device.OK {
+	if hl := k.c.Health(); hl.State != client.OK {
 		t.Errorf("health after recovery: %v", hl)
 	}
 }
@@ -302,7 +301,7 @@ func TestBadSignature(t *testing.T) {
 			t.Fatalf("%s: freshness advanced on a refused batch", path)
 		}
 	}
-	if hl := k.c.Health(); hl.State != device.Degraded || !strings.Contains(hl.Reason, "bad signature") {
+	if hl := k.c.Health(); hl.State != client.Degraded || !strings.Contains(hl.Reason, "bad signature") {
 		t.Errorf("health does not say why: %v", hl)
 	}
 	f.set("badsig", wire.PathVisits)
@@ -424,7 +423,7 @@ func TestRevokedDevice(t *testing.T) {
 	if err := k.c.Pull(bg); err == nil || !strings.Contains(err.Error(), "revoked") {
 		t.Fatalf("pull after revocation: %v", err)
 	}
-	if hl := k.c.Health(); hl.State != device.Down || !strings.Contains(hl.Reason, "revoked") {
+	if hl := k.c.Health(); hl.State != client.Down || !strings.Contains(hl.Reason, "revoked") {
 		t.Errorf("health: %v", hl)
 	}
 	if n := depth(k.db); n != 150 {
@@ -513,7 +512,7 @@ func TestOutboxLimitAlarm(t *testing.T) {
 		t.Fatal("push to a stopped hub succeeded")
 	}
 	hl := k.c.Health()
-	if hl.State != device.Down || !strings.Contains(hl.Reason, "ALARM") {
+	if hl.State != client.Down || !strings.Contains(hl.Reason, "ALARM") {
 		t.Fatalf("health over the limit: %v", hl)
 	}
 	mu.Lock()
@@ -527,7 +526,7 @@ func TestOutboxLimitAlarm(t *testing.T) {
 	h.start()
 	drain(t, k)
 	sameVisits(t, h.hub, k.db)
-	if hl := k.c.Health(); hl.State != device.OK {
+	if hl := k.c.Health(); hl.State != client.OK {
 		t.Errorf("health after draining: %v", hl)
 	}
 }
@@ -556,7 +555,7 @@ func TestQuarantine(t *testing.T) {
 	if len(got) != 20 || got[bad.ID] {
 		t.Fatalf("hub holds %d visits (bad one: %v)", len(got), got[bad.ID])
 	}
-	if hl := k.c.Health(); hl.State != device.Degraded || !strings.Contains(hl.Reason, "quarantined") {
+	if hl := k.c.Health(); hl.State != client.Degraded || !strings.Contains(hl.Reason, "quarantined") {
 		t.Errorf("health: %v", hl)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"onepass/device"
 	"onepass/sync/store"
 )
 
@@ -40,8 +39,8 @@ type Status struct {
 	SkewMS    float64 `json:"skew_ms"` // hub clock − kiosk clock, from signed times
 	Refused   string  `json:"refused,omitempty"`
 
-	Health device.Health `json:"health"`
-	health device.Health
+	Health Health `json:"health"`
+	health Health
 }
 
 // Status returns the current sync status.
@@ -59,7 +58,7 @@ func (c *Client) Status() Status {
 
 // Health is the sync part's health for the lane's health map: it never touches the network or
 // the database, and its reason changes only when the situation does.
-func (c *Client) Health() device.Health {
+func (c *Client) Health() Health {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.healthLocked()
@@ -72,25 +71,25 @@ func (c *Client) Skew() (time.Duration, bool) {
 	return time.Duration(c.st.SkewMS * float64(time.Millisecond)), c.st.SkewKnown
 }
 
-func (c *Client) healthLocked() device.Health {
-	st, reason := device.OK, ""
+func (c *Client) healthLocked() Health {
+	st, reason := OK, ""
 	s := &c.st
 	switch {
 	case s.Refused != "":
-		st, reason = device.Down, "the hub refuses this device ("+s.Refused+"): re-enroll it"
+		st, reason = Down, "the hub refuses this device ("+s.Refused+"): re-enroll it"
 	case s.OutboxDepth >= s.OutboxLimit:
-		st, reason = device.Down, fmt.Sprintf("ALARM: outbox over its limit of %d records; uploads are not keeping up (nothing is dropped)", s.OutboxLimit)
+		st, reason = Down, fmt.Sprintf("ALARM: outbox over its limit of %d records; uploads are not keeping up (nothing is dropped)", s.OutboxLimit)
 	case s.PushError != "":
-		st, reason = device.Degraded, "upload failing: "+s.PushError
+		st, reason = Degraded, "upload failing: "+s.PushError
 	case s.PullError != "":
-		st, reason = device.Degraded, "pull failing: "+s.PullError
+		st, reason = Degraded, "pull failing: "+s.PullError
 	case s.SkewKnown && absDur(time.Duration(s.SkewMS*float64(time.Millisecond))) > c.cfg.MaxSkew:
-		st, reason = device.Degraded, fmt.Sprintf("kiosk clock differs from the hub by more than %s", c.cfg.MaxSkew)
+		st, reason = Degraded, fmt.Sprintf("kiosk clock differs from the hub by more than %s", c.cfg.MaxSkew)
 	case s.Quarantined > 0:
-		st, reason = device.Degraded, "records refused by the hub are quarantined (see onepassctl sync)"
+		st, reason = Degraded, "records refused by the hub are quarantined (see onepassctl sync)"
 	}
 	if st != s.health.State || reason != s.health.Reason {
-		s.health = device.Health{State: st, Reason: reason, Since: c.clock.Now()}
+		s.health = Health{State: st, Reason: reason, Since: c.clock.Now()}
 	}
 	return s.health
 }
