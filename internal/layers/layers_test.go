@@ -25,7 +25,8 @@ var allowed = map[string][]string{
 	"kiosk/broadcast":          nil,
 	"kiosk/policy":             nil,
 	"sync/keyfile":             nil,
-	"sync/store":               {"sync/wire"}, // types, protocol arithmetic and time encoding only
+	"sync/internal/sqlitedb":   nil,
+	"sync/store":               {"sync/internal/sqlitedb", "sync/wire"}, // types, protocol arithmetic and time encoding only
 	"sync/wire":                nil,
 	"drivers/camera":           {"device"},
 	"drivers/camera/camtest":   nil,
@@ -41,7 +42,7 @@ var allowed = map[string][]string{
 	"kiosk/healthcode":         {"identity", "kiosk/policy"},
 	"kiosk/queue":              {"device", "kiosk/broadcast", "sync/store"},
 	"sync/client":              {"identity", "sync/keyfile", "sync/store", "sync/wire"},
-	"sync/hub":                 {"identity", "sync/keyfile", "sync/wire"},
+	"sync/hub":                 {"identity", "sync/internal/sqlitedb", "sync/keyfile", "sync/wire"},
 	"ui":                       {"device", "kiosk", "kiosk/policy", "kiosk/queue", "sync/store"},
 	"cmd/internal/config":      {"device", "kiosk", "kiosk/healthcode", "kiosk/policy", "kiosk/queue"},
 	"cmd/internal/selftest":    {"device", "sync/store"},

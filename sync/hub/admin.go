@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -40,7 +41,7 @@ func (h *Hub) AddIssuer(ctx context.Context, iss wire.TrustIssuer) (int64, error
 		iss.Binding = wire.TrustBinding{Time: 1, MemoryKiB: 8192, Threads: 1}
 	}
 	var seq int64
-	err := h.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
 		var raw []byte
 		err := tx.QueryRowContext(ctx, `SELECT entry FROM issuers WHERE id = ? AND revoked_at = 0`, iss.ID).Scan(&raw)
 		switch {
@@ -89,7 +90,7 @@ func (h *Hub) AddIssuer(ctx context.Context, iss wire.TrustIssuer) (int64, error
 // RevokeIssuer removes an issuer from the trust list (kid empty), or one of its keys.
 func (h *Hub) RevokeIssuer(ctx context.Context, id string, kid []byte) (int64, error) {
 	var seq int64
-	err := h.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
 		var raw []byte
 		if err := tx.QueryRowContext(ctx, `SELECT entry FROM issuers WHERE id = ? AND revoked_at = 0`, id).Scan(&raw); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {

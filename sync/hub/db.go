@@ -3,11 +3,9 @@ package hub
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"net/url"
-	"strings"
+	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"onepass/sync/internal/sqlitedb"
 )
 
 // schema is the hub's database, migrated like the kiosk's: append entries, never edit one.
@@ -130,86 +128,24 @@ CREATE TABLE records (
 `,
 }
 
-func dsn(path string, extra ...string) string {
-	q := []string{"_journal_mode=WAL", "_synchronous=FULL", "_foreign_keys=on", "_busy_timeout=10000", "_stmt_cache_size=32"}
-	q = append(q, extra...)
-	u := url.URL{Path: path}
-	return "file:" + u.EscapedPath() + "?" + strings.Join(q, "&")
-}
+// busyTimeout is how long a write waits for another process's lock (an admin command while
+// the hub serves).
+const busyTimeout = 10 * time.Second
 
 // openDB opens the writer (one connection: writes queue in Go) and a reader pool.
 func openDB(ctx context.Context, path string) (w, r *sql.DB, err error) {
-	w, err = sql.Open("sqlite3", dsn(path, "_txlock=immediate"))
-	if err != nil {
+	if w, err = sqlitedb.OpenWriter(path, busyTimeout); err != nil {
 		return nil, nil, err
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, w); err != nil {
+	if err := sqlitedb.Migrate(ctx, w, schema, "hub database"); err != nil {
 		w.Close()
 		return nil, nil, err
 	}
-	r, err = sql.Open("sqlite3", dsn(path, "_query_only=1"))
-	if err != nil {
+	if r, err = sqlitedb.OpenReaders(ctx, path, busyTimeout, 4); err != nil {
 		w.Close()
-		return nil, nil, err
-	}
-	r.SetMaxOpenConns(4)
-	r.SetMaxIdleConns(4)
-	if err := r.PingContext(ctx); err != nil {
-		w.Close()
-		r.Close()
 		return nil, nil, err
 	}
 	return w, r, nil
-}
-
-func migrate(ctx context.Context, db *sql.DB) error {
-	for {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		var v int
-		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate: %w", err)
-		}
-		if v == len(schema) {
-			tx.Rollback()
-			return nil
-		}
-		if v > len(schema) {
-			tx.Rollback()
-			return fmt.Errorf("migrate: hub database version %d is newer than this build (%d)", v, len(schema))
-		}
-		if _, err := tx.ExecContext(ctx, schema[v]); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate to %d: %w", v+1, err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migrate to %d: %w", v+1, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migrate to %d: %w", v+1, err)
-		}
-	}
-}
-
-// inTx runs fn in one write transaction.
-func (h *Hub) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := h.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }
 
 // readTx runs fn in one read transaction: a consistent snapshot of the database.

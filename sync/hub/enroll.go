@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -62,7 +63,7 @@ func (h *Hub) Enroll(ctx context.Context, req wire.EnrollRequest) (wire.EnrollRe
 	id := "d-" + hex.EncodeToString(idb)
 	var resp wire.EnrollResponse
 	code := http.StatusForbidden
-	err = h.inTx(ctx, func(tx *sql.Tx) error {
+	err = sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
 		var hall string
 		var lanes int
 		var expires, used int64

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -30,7 +31,7 @@ func (h *Hub) SetPolicy(ctx context.Context, pv wire.PolicyVersion) (int64, erro
 		pv.ValidFrom = h.now()
 	}
 	pv.ValidFrom = pv.ValidFrom.UTC()
-	err := h.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, `UPDATE streams SET seq = seq + 1 WHERE name = 'policy' RETURNING seq`).Scan(&pv.Version); err != nil {
 			return err
 		}

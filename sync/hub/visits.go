@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -73,7 +74,7 @@ func (h *Hub) Ingest(ctx context.Context, deviceID string, recs []wire.Record) (
 		good = append(good, r)
 	}
 	now := wire.UnixMS(h.now())
-	err := h.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
 		visit, err := tx.PrepareContext(ctx, `INSERT INTO visits (id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -52,7 +53,7 @@ func (s *Store) ApplyStatus(ctx context.Context, ch StatusChange, hash RowHasher
 	if err := ch.check(); err != nil {
 		return fmt.Errorf("store: apply status: %w", err)
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
 		d := &digests{ctx: ctx, tx: tx, hash: hash, parts: map[int]*partDigest{}}
 		if ch.Replace {
 			if err := d.dropRange(ch.Lo, ch.Hi); err != nil {

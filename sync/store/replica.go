@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -51,7 +52,7 @@ func (s *Store) PutStatus(ctx context.Context, rows ...StatusRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, upsertStatus)
 		if err != nil {
 			return err
@@ -76,7 +77,7 @@ func (s *Store) DeleteStatus(ctx context.Context, keys ...[]byte) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `DELETE FROM status WHERE person_key = ?`)
 		if err != nil {
 			return err
@@ -124,7 +125,7 @@ func (s *Store) PutTrustList(ctx context.Context, seq int64, doc []byte) error {
 	if len(doc) == 0 {
 		return errors.New("store: put trust list: empty document")
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
 		// The check and the write share one write transaction, so two
 		// concurrent updates cannot both pass the check.
 		var held int64

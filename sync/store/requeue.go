@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+
+	"onepass/sync/internal/sqlitedb"
 )
 
 // Requeue puts quarantined records back at the end of the outbox, so they go up again (after the
@@ -13,7 +15,7 @@ import (
 // were requeued; ids that are not quarantined are skipped.
 func (s *Store) Requeue(ctx context.Context, ids ...string) (int, error) {
 	var n int
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
 		var keys [][]byte
 		if len(ids) == 0 {
 			rows, err := tx.QueryContext(ctx, `SELECT id FROM quarantine`)

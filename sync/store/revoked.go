@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"onepass/sync/internal/sqlitedb"
 )
 
 // CodeIDSize is the length of a JKM1 code ID.
@@ -18,7 +20,7 @@ type Revocation struct {
 
 // PutRevoked adds revocations (idempotent), all or none.
 func (s *Store) PutRevoked(ctx context.Context, rows ...Revocation) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO revoked (cid, expires) VALUES (?, ?)`)
 		if err != nil {
 			return err
@@ -56,7 +58,7 @@ func (s *Store) IsRevoked(ctx context.Context, cid []byte) (bool, error) {
 // PruneRevoked deletes revocations that expired before t; it returns how many went.
 func (s *Store) PruneRevoked(ctx context.Context, before time.Time) (int, error) {
 	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM revoked WHERE expires < ?`, before.UnixMilli())
 		if err == nil {
 			n, err = res.RowsAffected()

@@ -1,10 +1,6 @@
 package store
 
-import (
-	"context"
-	"database/sql"
-	"fmt"
-)
+import ()
 
 // migrations are applied in order, each in its own transaction; after
 // migrations[i] the database's PRAGMA user_version is i+1. Never edit or
@@ -145,49 +141,4 @@ CREATE TABLE quarantine (
 	reason TEXT    NOT NULL                             -- the hub's reason
 ) WITHOUT ROWID;
 `,
-}
-
-// migrate brings the schema to len(migrations). Each step re-reads
-// user_version inside its write transaction, so two processes opening the
-// same file at once cannot apply a step twice.
-func migrate(ctx context.Context, db *sql.DB) error {
-	for {
-		done, err := migrateOne(ctx, db)
-		if err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
-	}
-}
-
-func migrateOne(ctx context.Context, db *sql.DB) (done bool, err error) {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return false, fmt.Errorf("migrate: %w", err)
-	}
-	defer tx.Rollback()
-
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return false, fmt.Errorf("migrate: read user_version: %w", err)
-	}
-	switch {
-	case v == len(migrations):
-		return true, nil
-	case v > len(migrations) || v < 0:
-		return false, fmt.Errorf("migrate: schema version %d is newer than this build knows (%d)", v, len(migrations))
-	}
-	if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-		return false, fmt.Errorf("migrate to version %d: %w", v+1, err)
-	}
-	// PRAGMA takes no bound parameters; v is an int from our own slice.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
-		return false, fmt.Errorf("migrate to version %d: set user_version: %w", v+1, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("migrate to version %d: commit: %w", v+1, err)
-	}
-	return false, nil
 }

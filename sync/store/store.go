@@ -13,13 +13,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"onepass/sync/internal/sqlitedb"
 )
 
 // Store is the open database. Its methods are safe for concurrent use.
@@ -56,56 +55,24 @@ func open(ctx context.Context, path, extra string) (*Store, error) {
 	if err := checkWritable(path); err != nil {
 		return nil, err
 	}
-	w, err := sql.Open("sqlite3", dsn(path, "_txlock=immediate", extra))
+	w, err := sqlitedb.OpenWriter(path, busyTimeout, extra)
 	if err != nil {
 		return nil, err
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-
 	if err := checkPragmas(ctx, w); err != nil {
 		w.Close()
 		return nil, err
 	}
-	if err := migrate(ctx, w); err != nil {
+	if err := sqlitedb.Migrate(ctx, w, migrations, "schema"); err != nil {
 		w.Close()
 		return nil, err
 	}
-
-	r, err := sql.Open("sqlite3", dsn(path, "_query_only=1"))
+	r, err := sqlitedb.OpenReaders(ctx, path, busyTimeout, readConns)
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
-	r.SetMaxOpenConns(readConns)
-	r.SetMaxIdleConns(readConns)
-	if err := r.PingContext(ctx); err != nil {
-		w.Close()
-		r.Close()
-		return nil, fmt.Errorf("reader: %w", err)
-	}
 	return &Store{path: path, w: w, r: r}, nil
-}
-
-// dsn builds a go-sqlite3 URI filename. The path is escaped so that '?',
-// '#' and '%' in directory names cannot be read as URI syntax.
-func dsn(path string, extra ...string) string {
-	q := []string{
-		"_journal_mode=WAL",
-		"_synchronous=FULL", // after _journal_mode: go-sqlite3 lowers WAL to NORMAL otherwise
-		"_foreign_keys=on",
-		fmt.Sprintf("_busy_timeout=%d", busyTimeout.Milliseconds()),
-		"_stmt_cache_size=32", // reuse prepared statements per connection: halves a status lookup
-	}
-	for _, e := range extra {
-		if e != "" {
-			q = append(q, e)
-		}
-	}
-	u := url.URL{Path: path}
-	return "file:" + u.EscapedPath() + "?" + strings.Join(q, "&")
 }
 
 // checkWritable turns SQLite's vague "unable to open database file" into a
@@ -221,17 +188,4 @@ func (s *Store) IntegrityCheck(ctx context.Context) error {
 		return fmt.Errorf("store: integrity check of %s failed: %s", s.path, strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// inTx runs fn in one write transaction (BEGIN IMMEDIATE) and commits.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }

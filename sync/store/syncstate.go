@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -42,7 +43,7 @@ func (s *Store) Quarantine(ctx context.Context, kind, id, reason string, at time
 	default:
 		return fmt.Errorf("store: quarantine: unknown kind %q", kind)
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE `+col+` = ?`, u[:])
 		if err != nil {
 			return err
@@ -137,7 +138,7 @@ func (s *Store) AppendBatch(ctx context.Context, vs []*Visit) error {
 			rows[i].temp = sql.NullFloat64{Float64: *v.TempC, Valid: true}
 		}
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
 		ins, err := tx.PrepareContext(ctx, `INSERT INTO visits (id, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {

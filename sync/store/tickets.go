@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -72,7 +73,7 @@ type TicketBatch struct {
 // number used twice, a pass that already has a ticket) leaves the others in the batch intact.
 // When WriteTickets returns nil every successful Write is on disk.
 func (s *Store) WriteTickets(ctx context.Context, fn func(b *TicketBatch) error) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error { return fn(&TicketBatch{ctx: ctx, tx: tx}) })
+	err := sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error { return fn(&TicketBatch{ctx: ctx, tx: tx}) })
 	if err != nil {
 		return fmt.Errorf("store: write tickets: %w", err)
 	}

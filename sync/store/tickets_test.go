@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"onepass/sync/internal/sqlitedb"
 )
 
 func newTicket(day, number string, rank int64) Ticket {
@@ -104,7 +106,7 @@ func TestTicketWritesAndOutbox(t *testing.T) {
 func TestTicketMigrationKeepsOutbox(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "onepass.db")
-	db, err := sql.Open("sqlite3", dsn(path))
+	db, err := sql.Open("sqlite3", sqlitedb.DSN(path, busyTimeout))
 	if err != nil {
 		t.Fatal(err)
 	}

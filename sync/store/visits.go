@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -55,7 +56,7 @@ func (s *Store) Append(ctx context.Context, v *Visit) error {
 	if v.TempC != nil {
 		temp = sql.NullFloat64{Float64: *v.TempC, Valid: true}
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO visits (id, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason)
 			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -104,7 +105,7 @@ func (s *Store) ackOutbox(ctx context.Context, col string, ids []string) (int, e
 		return 0, nil
 	}
 	n := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `DELETE FROM outbox WHERE `+col+` = ?`)
 		if err != nil {
 			return err
