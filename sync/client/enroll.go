@@ -123,9 +123,9 @@ func Enroll(ctx context.Context, hubURL, token, dir string, root []byte) (Enroll
 	if _, err := verifier.KeyCert(&er.KeyCert); err != nil {
 		return Enrollment{}, fmt.Errorf("sync: enroll: hub key certificate: %w", err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	keyPEM, err := keyfile.PEMKey(key)
 	if err != nil {
-		return Enrollment{}, err
+		return Enrollment{}, fmt.Errorf("sync: enroll: %w", err)
 	}
 	e := Enrollment{Hub: base, Device: er.Device, Hall: er.Hall, Lanes: er.Lanes, EnrolledAt: time.Now().UTC(), Root: root, KeyCert: er.KeyCert}
 	ej, _ := json.MarshalIndent(e, "", "  ")
@@ -134,14 +134,14 @@ func Enroll(ctx context.Context, hubURL, token, dir string, root []byte) (Enroll
 	}
 	var chainPEM []byte
 	for _, c := range chain {
-		chainPEM = append(chainPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		chainPEM = append(chainPEM, keyfile.PEMCert(c.Raw)...)
 	}
 	for _, f := range []struct {
 		name string
 		data []byte
 	}{
-		{deviceKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})},
-		{deviceCertFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})},
+		{deviceKeyFile, keyPEM},
+		{deviceCertFile, keyfile.PEMCert(cert.Raw)},
 		{chainFile, chainPEM},
 		{enrollFile, ej},
 	} {

@@ -123,14 +123,20 @@ func Init(dir string, o InitOptions) error {
 	files := []struct {
 		name string
 		data []byte
+		key  any // a private key: written as PKCS #8 PEM
 	}{
-		{rootKeyFile, pemKey(rootKey)}, {rootCertFile, pemCert(rootDER)},
-		{caKeyFile, pemKey(caKey)}, {caCertFile, pemCert(caDER)},
-		{tlsKeyFile, pemKey(tlsKey)}, {tlsCertFile, pemCert(tlsDER)},
-		{batchKeyFile, pemKey(batchKey)}, {batchCertFile, batchJSON},
-		{platformKeyFile, platPriv}, {platformPubFile, platPub},
+		{name: rootKeyFile, key: rootKey}, {name: rootCertFile, data: keyfile.PEMCert(rootDER)},
+		{name: caKeyFile, key: caKey}, {name: caCertFile, data: keyfile.PEMCert(caDER)},
+		{name: tlsKeyFile, key: tlsKey}, {name: tlsCertFile, data: keyfile.PEMCert(tlsDER)},
+		{name: batchKeyFile, key: batchKey}, {name: batchCertFile, data: batchJSON},
+		{name: platformKeyFile, data: platPriv}, {name: platformPubFile, data: platPub},
 	}
 	for _, f := range files {
+		if f.key != nil {
+			if f.data, err = keyfile.PEMKey(f.key); err != nil {
+				return fmt.Errorf("hub: %s: %w", f.name, err)
+			}
+		}
 		if err := keyfile.Write(filepath.Join(kd, f.name), f.data); err != nil {
 			return err
 		}
@@ -141,18 +147,6 @@ func Init(dir string, o InitOptions) error {
 func serial() *big.Int {
 	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	return n
-}
-
-func pemKey(k any) []byte {
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		panic(err) // only our own key types reach here
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-}
-
-func pemCert(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 // keyring is the hub's loaded keys.
