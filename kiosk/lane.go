@@ -19,6 +19,7 @@ import (
 	"onepass/device"
 	"onepass/identity"
 	"onepass/kiosk/broadcast"
+	"onepass/kiosk/healthcode"
 	"onepass/kiosk/policy"
 	"onepass/sync/store"
 )
@@ -67,13 +68,7 @@ type Replica interface {
 // CodeVerifier judges a presented code offline (kiosk/healthcode). card is the certificate on the
 // reader (nil without one) so the verifier can check the code's binding.
 type CodeVerifier interface {
-	Verify(ctx context.Context, text string, card *Certificate) (policy.Code, string)
-}
-
-// Certificate is the identity card as verifiers need it.
-type Certificate struct {
-	Type   identity.CertType
-	Number string
+	Verify(ctx context.Context, text string, card *healthcode.Card) (policy.Code, string)
 }
 
 // Keys are the deployment secrets: the person-key HMAC key and the platform's sealing key.
@@ -165,7 +160,7 @@ type event struct {
 type pass struct {
 	started    time.Time
 	method     string
-	cert       *Certificate
+	cert       *healthcode.Card
 	card       *policy.Card
 	code       *policy.Code
 	codeText   string
@@ -308,7 +303,7 @@ func (l *Lane) onCard(ctx context.Context, ev event) {
 	}
 	p := l.startPass(ev.at)
 	c := ev.card
-	cert := &Certificate{Type: certType(c.Type), Number: c.Number}
+	cert := &healthcode.Card{Type: certType(c.Type), Number: c.Number}
 	num, err := checkNumber(c, ev.at)
 	p.card = &policy.Card{NumberValid: err == nil, Expired: expired(c.ValidTo, ev.at)}
 	p.maskedName = identity.MaskName(c.Name)
@@ -349,7 +344,7 @@ func (l *Lane) onScan(ctx context.Context, ev event) {
 	l.identified(ctx, ev.at)
 }
 
-func (l *Lane) verify(ctx context.Context, text string, cert *Certificate) (*policy.Code, string) {
+func (l *Lane) verify(ctx context.Context, text string, cert *healthcode.Card) (*policy.Code, string) {
 	if l.codes == nil {
 		return &policy.Code{Check: policy.CodeNotOffline}, ""
 	}

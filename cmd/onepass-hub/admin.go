@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"onepass/identity"
-	"onepass/kiosk/healthcode"
+	"onepass/signing"
 	"onepass/sync/hub"
 	"onepass/sync/wire"
 )
@@ -226,7 +226,7 @@ func statusSet(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer)
 
 // readPublicKey takes an issuer key file: a PKCS #8 private key PEM (its public half is used), a
 // "PUBLIC KEY" PEM, or base64 SubjectPublicKeyInfo DER as `code keygen` prints it.
-func readPublicKey(path string) (*healthcode.PublicKey, error) {
+func readPublicKey(path string) (*signing.PublicKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -234,13 +234,13 @@ func readPublicKey(path string) (*healthcode.PublicKey, error) {
 	if blk, _ := pem.Decode(b); blk != nil {
 		switch blk.Type {
 		case "PRIVATE KEY":
-			k, err := healthcode.ParsePrivateKeyPEM(b)
+			k, err := signing.ParsePrivateKeyPEM(b)
 			if err != nil {
 				return nil, err
 			}
 			return k.Public(), nil
 		case "PUBLIC KEY":
-			return healthcode.ParsePublicKey(blk.Bytes)
+			return signing.ParsePublicKey(blk.Bytes)
 		}
 		return nil, fmt.Errorf("%s: PEM block %q is not a key", path, blk.Type)
 	}
@@ -248,7 +248,7 @@ func readPublicKey(path string) (*healthcode.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: neither PEM nor base64 SubjectPublicKeyInfo", path)
 	}
-	return healthcode.ParsePublicKey(der)
+	return signing.ParsePublicKey(der)
 }
 
 func parseTime(name, s string, def time.Time) (time.Time, error) {
@@ -295,7 +295,7 @@ func issuerAdd(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer)
 	}
 	iss := wire.TrustIssuer{ID: *id, Name: *name, Region: *region,
 		Binding: wire.TrustBinding{Time: uint32(*bt), MemoryKiB: uint32(*bm), Threads: uint8(*bp)},
-		Keys:    []wire.TrustKey{{Alg: string(pub.Alg()), PublicKey: pub.SPKI(), NotBefore: nb, NotAfter: na}}}
+		Keys:    []wire.TrustKey{{Alg: pub.Alg(), PublicKey: pub.SPKI(), NotBefore: nb, NotAfter: na}}}
 	if *classes != "" {
 		for c := range strings.SplitSeq(*classes, ",") {
 			v, err := strconv.Atoi(strings.TrimSpace(c))
@@ -309,7 +309,7 @@ func issuerAdd(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "issuer %s key %s (%s) added; trust list seq %d\n", *id, base64.StdEncoding.EncodeToString(pub.Kid()), pub.Alg(), seq)
+	fmt.Fprintf(stdout, "issuer %s key %s (%s) added; trust list seq %d\n", *id, base64.StdEncoding.EncodeToString(pub.KID()), pub.Alg(), seq)
 	return nil
 }
 

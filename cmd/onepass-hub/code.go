@@ -16,6 +16,7 @@ import (
 	"onepass/identity"
 	"onepass/kiosk/healthcode"
 	"onepass/kiosk/policy"
+	"onepass/signing"
 )
 
 const codeUsage = `onepass-hub code — JKM1 health codes for tests, demos and halls that issue their own
@@ -89,9 +90,9 @@ func codeIssue(args []string, stdout, stderr io.Writer) error {
 	ct := fs.Int("type", int(identity.CertResident), "")
 	valid := fs.Duration("valid", 0, "")
 	out := fs.String("out", "code.png", "")
-	bt := fs.Uint("bind-time", uint(healthcode.DefaultBind.Time), "")
-	bm := fs.Uint("bind-memory-kib", uint(healthcode.DefaultBind.MemoryKiB), "")
-	bp := fs.Uint("bind-threads", uint(healthcode.DefaultBind.Threads), "")
+	bt := fs.Uint("bind-time", uint(signing.DefaultBind.Time), "")
+	bm := fs.Uint("bind-memory-kib", uint(signing.DefaultBind.MemoryKiB), "")
+	bp := fs.Uint("bind-threads", uint(signing.DefaultBind.Threads), "")
 	if err := fs.Parse(args); err != nil {
 		return usageErr("code issue: " + err.Error())
 	}
@@ -114,7 +115,7 @@ func codeIssue(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	signer := &healthcode.Signer{Issuer: *issuer, Key: key,
-		Binding: healthcode.BindParams{Time: uint32(*bt), MemoryKiB: uint32(*bm), Threads: uint8(*bp)}}
+		Binding: signing.BindParams{Time: uint32(*bt), MemoryKiB: uint32(*bm), Threads: uint8(*bp)}}
 	text, claims, err := signer.Issue(healthcode.CodeRequest{Status: st, Class: cls, CertType: identity.CertType(*ct),
 		Number: *id, Name: *name, Validity: *valid})
 	if err != nil {
@@ -142,12 +143,12 @@ func codeIssue(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func readKey(path string) (*healthcode.PrivateKey, error) {
+func readKey(path string) (*signing.PrivateKey, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	k, err := healthcode.ParsePrivateKeyPEM(b)
+	k, err := signing.ParsePrivateKeyPEM(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -165,7 +166,7 @@ func codeKeygen(args []string, stdout io.Writer) error {
 	if *alg == "" || *out == "" {
 		return usageErr("code keygen needs --alg and --out")
 	}
-	k, err := healthcode.GenerateKey(healthcode.Alg(*alg))
+	k, err := signing.GenerateKey(signing.Alg(*alg))
 	if err != nil {
 		return usageErr(err.Error())
 	}
@@ -214,20 +215,20 @@ func codeTrustList(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var cls []policy.CodeClass
+	var cls []int
 	for _, s := range strings.Split(*classes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 1 || n > 3 {
 			return usageErr(fmt.Sprintf("code trust-list: class %q: want 1 (phone), 2 (printed), 3 (proxy)", s))
 		}
-		cls = append(cls, policy.CodeClass(n))
+		cls = append(cls, n)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	l := &healthcode.TrustList{Version: 1, Seq: *seq, IssuedAt: now, Issuers: []healthcode.Issuer{{
-		ID: *issuer, Name: *name, Region: *region, Classes: cls, Binding: healthcode.DefaultBind,
-		Keys: []healthcode.IssuerKey{healthcode.NewIssuerKey(key.Public(), now.AddDate(0, 0, -1), now.AddDate(*years, 0, 0))},
+	l := &signing.TrustList{Version: 1, Seq: *seq, IssuedAt: now, Issuers: []signing.Issuer{{
+		ID: *issuer, Name: *name, Region: *region, Classes: cls, Binding: signing.DefaultBind,
+		Keys: []signing.IssuerKey{signing.NewIssuerKey(key.Public(), now.AddDate(0, 0, -1), now.AddDate(*years, 0, 0))},
 	}}}
-	doc, err := healthcode.SignDocument(l, root)
+	doc, err := signing.SignTrustList(l, root)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"onepass/identity"
 	"onepass/kiosk/healthcode"
 	"onepass/kiosk/policy"
+	"onepass/signing"
 )
 
 func TestCodeKeygenTrustListIssue(t *testing.T) {
@@ -39,7 +40,7 @@ func TestCodeKeygenTrustListIssue(t *testing.T) {
 	if _, errOut, code := run("trust-list", "--root", rootKey, "--seq", "3", "--issuer", "HALL-1", "--key", issKey, "--classes", "2", "--out", doc); code != 0 {
 		t.Fatalf("trust-list: %s", errOut)
 	}
-	root, err := healthcode.RootFromBase64(strings.TrimSpace(rootPub))
+	root, err := signing.ParsePublicKeyBase64(strings.TrimSpace(rootPub))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,20 +11,19 @@ import (
 	"testing"
 	"time"
 
-	"onepass/kiosk/healthcode"
-	"onepass/kiosk/policy"
+	"onepass/signing"
 	"onepass/sync/store"
 )
 
-func trustDoc(t *testing.T, root *healthcode.PrivateKey, seq int64) string {
+func trustDoc(t *testing.T, root *signing.PrivateKey, seq int64) string {
 	t.Helper()
-	iss, _ := healthcode.GenerateKey(healthcode.EdDSA)
+	iss, _ := signing.GenerateKey(signing.EdDSA)
 	now := time.Now().UTC().Truncate(time.Second)
-	l := &healthcode.TrustList{Version: 1, Seq: seq, IssuedAt: now, Issuers: []healthcode.Issuer{{
-		ID: "510000-SCJKM", Name: "四川省健康码", Region: "510000", Classes: []policy.CodeClass{1, 2},
-		Binding: healthcode.DefaultBind, Keys: []healthcode.IssuerKey{healthcode.NewIssuerKey(iss.Public(), now.AddDate(0, 0, -1), now.AddDate(1, 0, 0))},
+	l := &signing.TrustList{Version: 1, Seq: seq, IssuedAt: now, Issuers: []signing.Issuer{{
+		ID: "510000-SCJKM", Name: "四川省健康码", Region: "510000", Classes: []int{1, 2},
+		Binding: signing.DefaultBind, Keys: []signing.IssuerKey{signing.NewIssuerKey(iss.Public(), now.AddDate(0, 0, -1), now.AddDate(1, 0, 0))},
 	}}}
-	doc, err := healthcode.SignDocument(l, root)
+	doc, err := signing.SignTrustList(l, root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +33,7 @@ func trustDoc(t *testing.T, root *healthcode.PrivateKey, seq int64) string {
 }
 
 func TestTrustImport(t *testing.T) {
-	root, _ := healthcode.GenerateKey(healthcode.ES256)
+	root, _ := signing.GenerateKey(signing.ES256)
 	data := t.TempDir()
 	cfg := filepath.Join(t.TempDir(), "onepassd.toml")
 	os.WriteFile(cfg, []byte("[trust]\nroot = \""+base64.StdEncoding.EncodeToString(root.Public().SPKI())+"\"\n"), 0o644)
@@ -47,11 +46,11 @@ func TestTrustImport(t *testing.T) {
 	if err != nil || !strings.Contains(out, "trust list seq 5") || !strings.Contains(out, "510000-SCJKM") {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
-	if _, err := run(trustDoc(t, root, 4)); !errors.Is(err, healthcode.ErrRollback) {
+	if _, err := run(trustDoc(t, root, 4)); !errors.Is(err, signing.ErrRollback) {
 		t.Errorf("older list: %v, want a rollback refusal", err)
 	}
-	other, _ := healthcode.GenerateKey(healthcode.ES256)
-	if _, err := run(trustDoc(t, other, 9)); !errors.Is(err, healthcode.ErrTrustList) {
+	other, _ := signing.GenerateKey(signing.ES256)
+	if _, err := run(trustDoc(t, other, 9)); !errors.Is(err, signing.ErrTrustList) {
 		t.Errorf("list signed by another root: %v", err)
 	}
 	if _, err := run(trustDoc(t, root, 6)); err != nil {

@@ -13,6 +13,7 @@ import (
 	"onepass/kiosk"
 	"onepass/kiosk/healthcode"
 	"onepass/kiosk/policy"
+	"onepass/signing"
 	"onepass/sync/store"
 )
 
@@ -24,12 +25,8 @@ type codeVerifier struct {
 }
 
 // Verify implements kiosk.CodeVerifier.
-func (c codeVerifier) Verify(ctx context.Context, text string, card *kiosk.Certificate) (policy.Code, string) {
-	var hc *healthcode.Card
-	if card != nil {
-		hc = &healthcode.Card{Type: card.Type, Number: card.Number}
-	}
-	r := c.v.Verify(ctx, text, hc)
+func (c codeVerifier) Verify(ctx context.Context, text string, card *healthcode.Card) (policy.Code, string) {
+	r := c.v.Verify(ctx, text, card)
 	if r.Code.Check != policy.CodeValid {
 		// The reason never holds the card number or the code text.
 		c.logger.Info("code refused", "check", r.Code.Check, "issuer", r.Issuer, "why", r.Err)
@@ -39,7 +36,7 @@ func (c codeVerifier) Verify(ctx context.Context, text string, card *kiosk.Certi
 
 // newCodeVerifier assembles the verifier. Without a database or a root key no code can be
 // trusted: JKM1 codes are then refused as untrusted, and the log says why once.
-func newCodeVerifier(db *store.Store, root *healthcode.PublicKey, maxSkew time.Duration, clock clockwork.Clock, logger *slog.Logger) (kiosk.CodeVerifier, error) {
+func newCodeVerifier(db *store.Store, root *signing.PublicKey, maxSkew time.Duration, clock clockwork.Clock, logger *slog.Logger) (kiosk.CodeVerifier, error) {
 	o := healthcode.Options{Trust: healthcode.StaticTrust{}, Clock: storeTime(db, maxSkew, clock)}
 	switch {
 	case db == nil:

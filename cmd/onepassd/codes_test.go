@@ -11,9 +11,9 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"onepass/identity"
-	"onepass/kiosk"
 	"onepass/kiosk/healthcode"
 	"onepass/kiosk/policy"
+	"onepass/signing"
 	"onepass/sync/store"
 )
 
@@ -27,13 +27,13 @@ func TestCodeVerifierFromStore(t *testing.T) {
 	}
 	defer db.Close()
 	now := time.Now().UTC().Truncate(time.Second)
-	root, _ := healthcode.GenerateKey(healthcode.EdDSA)
-	iss, _ := healthcode.GenerateKey(healthcode.ES256)
-	l := &healthcode.TrustList{Version: 1, Seq: 1, IssuedAt: now.Add(-time.Hour), Issuers: []healthcode.Issuer{{
-		ID: "SIM", Classes: []policy.CodeClass{1, 2, 3}, Binding: healthcode.BindParams{Time: 1, MemoryKiB: 1024, Threads: 1},
-		Keys: []healthcode.IssuerKey{healthcode.NewIssuerKey(iss.Public(), now.AddDate(0, 0, -1), now.AddDate(1, 0, 0))},
+	root, _ := signing.GenerateKey(signing.EdDSA)
+	iss, _ := signing.GenerateKey(signing.ES256)
+	l := &signing.TrustList{Version: 1, Seq: 1, IssuedAt: now.Add(-time.Hour), Issuers: []signing.Issuer{{
+		ID: "SIM", Classes: []int{1, 2, 3}, Binding: signing.BindParams{Time: 1, MemoryKiB: 1024, Threads: 1},
+		Keys: []signing.IssuerKey{signing.NewIssuerKey(iss.Public(), now.AddDate(0, 0, -1), now.AddDate(1, 0, 0))},
 	}}}
-	doc, _ := healthcode.SignDocument(l, root)
+	doc, _ := signing.SignTrustList(l, root)
 	if err := db.PutTrustList(ctx, 1, doc); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestCodeVerifierFromStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	card := &kiosk.Certificate{Type: identity.CertResident, Number: "110101199003074477"}
+	card := &healthcode.Card{Type: identity.CertResident, Number: "110101199003074477"}
 	check := func(want policy.CodeCheck) {
 		t.Helper()
 		c, name := v.Verify(ctx, text, card)

@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"onepass/kiosk/healthcode"
+	"onepass/signing"
 	"onepass/sync/keyfile"
 )
 
@@ -21,10 +21,10 @@ const (
 
 // loadOrMakeKey reads a PEM signing key, making it (mode 0600) on first use.
 
-func loadOrMakeKey(path string, alg healthcode.Alg) (*healthcode.PrivateKey, error) {
+func loadOrMakeKey(path string, alg signing.Alg) (*signing.PrivateKey, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
-		return healthcode.ParsePrivateKeyPEM(b)
+		return signing.ParsePrivateKeyPEM(b)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("keys: %w", err)
@@ -32,7 +32,7 @@ func loadOrMakeKey(path string, alg healthcode.Alg) (*healthcode.PrivateKey, err
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	k, err := healthcode.GenerateKey(alg)
+	k, err := signing.GenerateKey(alg)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ import (
 	"onepass/kiosk"
 	"onepass/kiosk/healthcode"
 	"onepass/kiosk/policy"
+	"onepass/signing"
 	"onepass/sync/client"
 	"onepass/sync/hub"
 	"onepass/sync/store"
@@ -143,15 +144,15 @@ func (s *syncer) startSimHub(ctx context.Context) error {
 // ensureSimIssuer puts the simulated code issuer (<data>/keys/sim-issuer.key, the key
 // `onepass-hub code issue` signs with in --sim) into the embedded hub's trust list.
 func (s *syncer) ensureSimIssuer(ctx context.Context) error {
-	k, err := loadOrMakeKey(filepath.Join(s.keysDir, simIssuerKeyFile), healthcode.ES256)
+	k, err := loadOrMakeKey(filepath.Join(s.keysDir, simIssuerKeyFile), signing.ES256)
 	if err != nil {
 		return err
 	}
 	pub := k.Public()
 	if doc, err := s.hub.TrustDocument(ctx); err == nil && doc != nil {
-		if root, err := healthcode.ParsePublicKey(s.hub.RootSPKI()); err == nil {
+		if root, err := signing.ParsePublicKey(s.hub.RootSPKI()); err == nil {
 			if l, err := healthcode.OpenDocument(doc, root); err == nil {
-				if is, ok := l.Issuer(simIssuerID); ok && len(is.Keys) > 0 && string(is.Keys[0].Kid) == string(pub.Kid()) {
+				if is, ok := l.Issuer(simIssuerID); ok && len(is.Keys) > 0 && string(is.Keys[0].KID) == string(pub.KID()) {
 					return nil
 				}
 			}
@@ -159,7 +160,7 @@ func (s *syncer) ensureSimIssuer(ctx context.Context) error {
 	}
 	now := s.clock.Now()
 	_, err = s.hub.AddIssuer(ctx, wire.TrustIssuer{ID: simIssuerID, Name: "模拟发码机构 (simulated issuer)", Region: "000000",
-		Classes: []int{1, 2, 3}, Keys: []wire.TrustKey{{Alg: string(pub.Alg()), PublicKey: pub.SPKI(),
+		Classes: []int{1, 2, 3}, Keys: []wire.TrustKey{{Alg: pub.Alg(), PublicKey: pub.SPKI(),
 			NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(10, 0, 0)}}})
 	return err
 }

@@ -6,6 +6,7 @@ import (
 
 	"onepass/identity"
 	"onepass/kiosk/policy"
+	"onepass/signing"
 )
 
 // BenchmarkVerify is the time to verify one code per algorithm, without the binding hash (a phone
@@ -13,7 +14,7 @@ import (
 func BenchmarkVerify(b *testing.B) {
 	f := newFixture(b)
 	v := f.verifier(b, Options{Revoked: revokedSet{}})
-	for _, alg := range []Alg{ES256, EdDSA, SM2SM3} {
+	for _, alg := range []signing.Alg{signing.ES256, signing.EdDSA, signing.SM2SM3} {
 		b.Run(string(alg), func(b *testing.B) {
 			text, _ := f.issue(b, alg, CodeRequest{Status: policy.StatusGreen, Class: policy.ClassPhone})
 			for b.Loop() {
@@ -30,7 +31,7 @@ func BenchmarkVerify(b *testing.B) {
 func BenchmarkBinding(b *testing.B) {
 	cid := make([]byte, CIDSize)
 	for b.Loop() {
-		Binding(DefaultBind, identity.CertResident, number, cid)
+		Binding(signing.DefaultBind, identity.CertResident, number, cid)
 	}
 }
 
@@ -38,10 +39,10 @@ func BenchmarkBinding(b *testing.B) {
 func BenchmarkVerifyPrintedWithCard(b *testing.B) {
 	f := newFixture(b)
 	for i := range f.list.Issuers {
-		f.list.Issuers[i].Binding = DefaultBind
+		f.list.Issuers[i].Binding = signing.DefaultBind
 	}
-	s := *f.signers[ES256]
-	s.Binding = DefaultBind
+	s := *f.signers[signing.ES256]
+	s.Binding = signing.DefaultBind
 	text, _, _ := s.Issue(CodeRequest{Class: policy.ClassPrinted, Number: number, Name: "张三", IssuedAt: t0})
 	v := f.verifier(b, Options{})
 	for b.Loop() {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"onepass/signing"
 )
 
 // Prefix starts the text of every JKM1 code.
@@ -66,7 +68,7 @@ const (
 
 // message is a structurally checked COSE_Sign1 whose signature is not yet verified.
 type message struct {
-	alg       Alg
+	alg       signing.Alg
 	kid       []byte
 	protected []byte
 	payload   []byte
@@ -134,8 +136,8 @@ func parseCOSE(raw []byte) (*message, error) {
 	if !ok {
 		return nil, malformed("no kid")
 	}
-	if err := decMode.Unmarshal(k, &m.kid); err != nil || len(m.kid) != KidSize {
-		return nil, malformed("kid must be %d bytes", KidSize)
+	if err := decMode.Unmarshal(k, &m.kid); err != nil || len(m.kid) != signing.KIDSize {
+		return nil, malformed("kid must be %d bytes", signing.KIDSize)
 	}
 	if len(s.Signature) != 64 {
 		return nil, malformed("signature of %d bytes, want 64", len(s.Signature))

@@ -7,6 +7,7 @@ import (
 
 	"onepass/identity"
 	"onepass/kiosk/policy"
+	"onepass/signing"
 )
 
 // fuzzFixture is shared by the fuzz targets: key generation is slow next to one verification.
@@ -21,7 +22,7 @@ var fuzzFixture = sync.OnceValue(func() *fixture {
 // seedCodes are valid codes of every algorithm and class, plus near misses, for the seed corpus.
 func seedCodes(f *fixture) []string {
 	var out []string
-	for _, alg := range []Alg{ES256, EdDSA, SM2SM3} {
+	for _, alg := range []signing.Alg{signing.ES256, signing.EdDSA, signing.SM2SM3} {
 		for _, cls := range []policy.CodeClass{policy.ClassPhone, policy.ClassPrinted} {
 			text, _, _ := f.signers[alg].Issue(CodeRequest{Status: policy.StatusGreen, Class: cls, Number: number, Name: "张三", IssuedAt: t0})
 			out = append(out, text)
@@ -65,7 +66,7 @@ func FuzzCOSE(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(m.kid) != KidSize || len(m.signature) != 64 || len(m.claims.CID) != CIDSize {
+		if len(m.kid) != signing.KIDSize || len(m.signature) != 64 || len(m.claims.CID) != CIDSize {
 			t.Fatalf("accepted a structure outside the limits: %+v", m)
 		}
 	})
@@ -74,9 +75,9 @@ func FuzzCOSE(f *testing.F) {
 // FuzzTrustDocument feeds arbitrary documents to the trust-list parser.
 func FuzzTrustDocument(f *testing.F) {
 	fx := fuzzFixture()
-	doc, _ := SignDocument(fx.list, fx.root)
+	doc, _ := signing.SignTrustList(fx.list, fx.root)
 	f.Add(doc)
-	f.Add([]byte(`{"payload":"e30=","alg":"EdDSA","kid":"AAAAAAAAAAA=","signature":""}`))
+	f.Add([]byte(`{"payload":"e30=","alg":"signing.EdDSA","kid":"AAAAAAAAAAA=","signature":""}`))
 	f.Add([]byte(`{}`))
 	root := fx.root.Public()
 	f.Fuzz(func(t *testing.T, b []byte) {

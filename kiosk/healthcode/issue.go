@@ -11,13 +11,14 @@ import (
 
 	"onepass/identity"
 	"onepass/kiosk/policy"
+	"onepass/signing"
 )
 
 // Signer makes JKM1 codes for one issuer: `onepass-hub code issue`, the simulator and tests.
 type Signer struct {
 	Issuer  string
-	Key     *PrivateKey
-	Binding BindParams // must equal the issuer's entry in the trust list
+	Key     *signing.PrivateKey
+	Binding signing.BindParams // must equal the issuer's entry in the trust list
 }
 
 // CodeRequest describes a code to issue for a person.
@@ -76,8 +77,8 @@ func (s *Signer) Sign(c Claims) (string, error) {
 }
 
 // SignPayload makes the tagged COSE_Sign1 bytes over a payload.
-func SignPayload(key *PrivateKey, payload []byte) ([]byte, error) {
-	prot, err := encMode.Marshal(map[int64]any{hdrAlg: coseAlg[key.Public().Alg()], hdrKid: key.Public().Kid()})
+func SignPayload(key *signing.PrivateKey, payload []byte) ([]byte, error) {
+	prot, err := encMode.Marshal(map[int64]any{hdrAlg: coseAlg[key.Public().Alg()], hdrKid: key.Public().KID()})
 	if err != nil {
 		return nil, fmt.Errorf("issue: header: %w", err)
 	}

@@ -12,12 +12,13 @@ import (
 
 	"onepass/identity"
 	"onepass/kiosk/policy"
+	"onepass/signing"
 )
 
 // TrustSource gives the verifier the trust list in force.
 type TrustSource interface {
 	// Current returns the verified trust list, or nil when none is held.
-	Current(ctx context.Context) (*TrustList, error)
+	Current(ctx context.Context) (*signing.TrustList, error)
 }
 
 // Revocations answers whether a code ID was revoked (sync/store.Store implements it).
@@ -25,7 +26,7 @@ type Revocations interface {
 	IsRevoked(ctx context.Context, cid []byte) (bool, error)
 }
 
-// Card is the certificate on the reader, as the binding check needs it.
+// Card is the certificate on the reader, as the binding check needs it (kiosk passes it as is).
 type Card struct {
 	Type   identity.CertType
 	Number string // canonical: checked, upper-case
@@ -103,13 +104,13 @@ func (v *Verifier) Verify(ctx context.Context, text string, card *Card) Result {
 	if list == nil {
 		return fail(policy.CodeUntrusted, errors.New("no trust list held"))
 	}
-	cands := list.keys(m.kid)
+	cands := list.Keys(m.kid)
 	if len(cands) == 0 {
 		return fail(policy.CodeUntrusted, fmt.Errorf("no trusted key with kid %x", m.kid))
 	}
-	var usable []keyRef
+	var usable []signing.KeyRef
 	for _, r := range cands {
-		if r.issuer.ID == c.Issuer && r.key.Alg == m.alg && r.key.validAt(c.IssuedAt) {
+		if r.Issuer.ID == c.Issuer && r.Key.Alg == m.alg && r.Key.ValidAt(c.IssuedAt) {
 			usable = append(usable, r)
 		}
 	}
@@ -118,7 +119,7 @@ func (v *Verifier) Verify(ctx context.Context, text string, card *Card) Result {
 	}
 	allowed := usable[:0:0]
 	for _, r := range usable {
-		if r.issuer.allows(c.Class) {
+		if allows(r.Issuer, c.Class) {
 			allowed = append(allowed, r)
 		}
 	}
@@ -126,9 +127,9 @@ func (v *Verifier) Verify(ctx context.Context, text string, card *Card) Result {
 		return fail(policy.CodeClassNotAllowed, fmt.Errorf("issuer %q does not issue class %d", c.Issuer, c.Class))
 	}
 	tbs := sigStructure(m.protected, m.payload)
-	var signer *keyRef
+	var signer *signing.KeyRef
 	for i := range allowed {
-		if allowed[i].key.key.Verify(tbs, m.signature) {
+		if allowed[i].Key.Verify(tbs, m.signature) == nil {
 			signer = &allowed[i]
 			break
 		}
@@ -137,7 +138,7 @@ func (v *Verifier) Verify(ctx context.Context, text string, card *Card) Result {
 		return fail(policy.CodeForged, fmt.Errorf("signature does not verify with any of %d keys with kid %x", len(allowed), m.kid))
 	}
 
-	res := Result{Claims: &c, Issuer: signer.issuer.ID}
+	res := Result{Claims: &c, Issuer: signer.Issuer.ID}
 	res.Code = policy.Code{Class: c.Class, Status: c.Status, IssuedAt: c.IssuedAt}
 	now, err := v.o.Clock.Now(ctx)
 	if err == nil && now.Before(list.IssuedAt.Add(-DefaultMaxSkew)) {
@@ -176,7 +177,7 @@ func (v *Verifier) Verify(ctx context.Context, text string, card *Card) Result {
 		}
 	}
 	if card != nil {
-		ok := v.bound(c, signer.issuer.Binding, card)
+		ok := v.bound(c, signer.Issuer.Binding, card)
 		res.Code.BindMatches = &ok
 	}
 	res.Code.Check = policy.CodeValid
@@ -186,7 +187,7 @@ func (v *Verifier) Verify(ctx context.Context, text string, card *Card) Result {
 // bound checks that the code belongs to the card holder: by the binding hash when the code has
 // one, else by the last four characters of the number. A code with neither cannot show it belongs
 // to this card and does not match.
-func (v *Verifier) bound(c Claims, p BindParams, card *Card) bool {
+func (v *Verifier) bound(c Claims, p signing.BindParams, card *Card) bool {
 	if c.Bind != nil {
 		return subtle.ConstantTimeCompare(Binding(p, card.Type, card.Number, c.CID), c.Bind) == 1
 	}
@@ -204,21 +205,21 @@ type DocumentSource interface {
 // effect at the next code without a restart, and a tampered database is not believed.
 type StoredTrust struct {
 	src  DocumentSource
-	root *PublicKey
+	root *signing.PublicKey
 
 	mu   sync.Mutex
 	sum  [32]byte
-	list *TrustList
+	list *signing.TrustList
 	err  error
 }
 
 // NewStoredTrust makes a trust source over the store with the pinned root key.
-func NewStoredTrust(src DocumentSource, root *PublicKey) *StoredTrust {
+func NewStoredTrust(src DocumentSource, root *signing.PublicKey) *StoredTrust {
 	return &StoredTrust{src: src, root: root}
 }
 
 // Current implements TrustSource.
-func (s *StoredTrust) Current(ctx context.Context) (*TrustList, error) {
+func (s *StoredTrust) Current(ctx context.Context) (*signing.TrustList, error) {
 	_, doc, err := s.src.TrustList(ctx)
 	if err != nil {
 		return nil, err
@@ -237,7 +238,7 @@ func (s *StoredTrust) Current(ctx context.Context) (*TrustList, error) {
 }
 
 // StaticTrust is a fixed trust list (tests, tools).
-type StaticTrust struct{ List *TrustList }
+type StaticTrust struct{ List *signing.TrustList }
 
 // Current implements TrustSource.
-func (s StaticTrust) Current(context.Context) (*TrustList, error) { return s.List, nil }
+func (s StaticTrust) Current(context.Context) (*signing.TrustList, error) { return s.List, nil }

@@ -38,7 +38,7 @@ func (h *Hub) AddIssuer(ctx context.Context, iss wire.TrustIssuer) (int64, error
 		iss.Keys[i].NotBefore, iss.Keys[i].NotAfter = k.NotBefore.UTC(), k.NotAfter.UTC()
 	}
 	if iss.Binding == (wire.TrustBinding{}) {
-		iss.Binding = wire.TrustBinding{Time: 1, MemoryKiB: 8192, Threads: 1}
+		iss.Binding = wire.DefaultBinding()
 	}
 	var seq int64
 	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {

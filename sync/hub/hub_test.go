@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 
 	"onepass/identity"
+	"onepass/signing"
 	"onepass/sync/wire"
 )
 
@@ -420,7 +421,7 @@ func TestTrustListAndPolicy(t *testing.T) {
 	s1, _ := x509.MarshalPKIXPublicKey(pub1)
 	s2, _ := x509.MarshalPKIXPublicKey(k2.Public())
 	now := time.Now()
-	tk := func(alg string, spki []byte) wire.TrustKey {
+	tk := func(alg signing.Alg, spki []byte) wire.TrustKey {
 		return wire.TrustKey{Alg: alg, PublicKey: spki, NotBefore: now, NotAfter: now.AddDate(1, 0, 0)}
 	}
 	if _, err := h.AddIssuer(bg, wire.TrustIssuer{ID: "A", Name: "a", Keys: []wire.TrustKey{tk(wire.AlgEdDSA, s1)}}); err != nil {

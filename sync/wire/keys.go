@@ -4,7 +4,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/hpke"
 	"fmt"
-	"time"
+
+	"onepass/signing"
 )
 
 // Deployment keys travel sealed to the device's own key (the P-256 key of its client
@@ -49,36 +50,18 @@ func OpenDeploymentKey(device *ecdsa.PrivateKey, deviceID string, epoch int64, s
 	return out, nil
 }
 
-// TrustList is the payload of the trust-list document (specs/healthcode-jkm1.md).
-type TrustList struct {
-	Version  int           `json:"version"`
-	Seq      int64         `json:"seq"`
-	IssuedAt time.Time     `json:"issued_at"`
-	Issuers  []TrustIssuer `json:"issuers"`
-}
+// The trust list is signing's one type (the health-code verifier reads the same list); these
+// names keep the protocol's vocabulary for the hub and the client.
+type (
+	// TrustList is the payload of the trust-list document (specs/healthcode-jkm1.md).
+	TrustList = signing.TrustList
+	// TrustIssuer is one code issuer in the trust list.
+	TrustIssuer = signing.Issuer
+	// TrustBinding are the issuer's Argon2id parameters for the card binding hash.
+	TrustBinding = signing.BindParams
+	// TrustKey is one issuer signing key; usable for codes issued in [NotBefore, NotAfter).
+	TrustKey = signing.IssuerKey
+)
 
-// TrustIssuer is one code issuer in the trust list.
-type TrustIssuer struct {
-	ID      string       `json:"id"`
-	Name    string       `json:"name"`
-	Region  string       `json:"region"`
-	Classes []int        `json:"classes"`
-	Binding TrustBinding `json:"binding"`
-	Keys    []TrustKey   `json:"keys"`
-}
-
-// TrustBinding are the issuer's Argon2id parameters for the card binding hash.
-type TrustBinding struct {
-	Time      uint32 `json:"time"`
-	MemoryKiB uint32 `json:"memory_kib"`
-	Threads   uint8  `json:"threads"`
-}
-
-// TrustKey is one issuer signing key; usable for codes issued in [NotBefore, NotAfter).
-type TrustKey struct {
-	KID       []byte    `json:"kid"`
-	Alg       string    `json:"alg"`
-	PublicKey []byte    `json:"public_key"` // SubjectPublicKeyInfo DER
-	NotBefore time.Time `json:"not_before"`
-	NotAfter  time.Time `json:"not_after"`
-}
+// DefaultBinding is signing.DefaultBind, the binding parameters an issuer gets when it names none.
+func DefaultBinding() TrustBinding { return signing.DefaultBind }

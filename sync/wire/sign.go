@@ -3,167 +3,105 @@ package wire
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"sync"
 	"time"
+
+	"onepass/signing"
 )
 
-// Signature algorithms, named as in COSE and the trust-list document.
+// Signature algorithms, named as in COSE and the trust-list document (signing's names).
 const (
-	AlgEdDSA = "EdDSA" // Ed25519
-	AlgES256 = "ES256" // ECDSA P-256 with SHA-256, signature r‖s (64 bytes)
+	AlgEdDSA = signing.EdDSA // Ed25519
+	AlgES256 = signing.ES256 // ECDSA P-256 with SHA-256, signature r‖s (64 bytes)
 )
 
 // UseBatches is the only use a hub key certificate may name.
 const UseBatches = "batches"
 
-// Envelope is a signed body: the trust-list document format (payload, alg, kid, signature; JSON
-// byte fields are base64) plus, for hub bodies, the certificate of the key that signed it.
+// Envelope is a signed body: the trust-list document format (signing.Document: payload, alg,
+// kid, signature; JSON byte fields are base64) plus, for hub bodies, the certificate of the key
+// that signed it.
 type Envelope struct {
-	Payload   []byte    `json:"payload"`
-	Alg       string    `json:"alg"`
-	KID       []byte    `json:"kid"`
-	Signature []byte    `json:"signature"`
-	Signer    *Envelope `json:"signer,omitempty"`
+	signing.Document
+	Signer *Envelope `json:"signer,omitempty"`
 }
 
 // KeyCert is the payload of a hub key certificate: the root key vouches that PublicKey may sign
 // batches between NotBefore and NotAfter.
 type KeyCert struct {
 	Header
-	KID       []byte    `json:"kid"`
-	Alg       string    `json:"alg"`
-	PublicKey []byte    `json:"public_key"` // SubjectPublicKeyInfo DER
-	Use       string    `json:"use"`
-	NotBefore time.Time `json:"not_before"`
-	NotAfter  time.Time `json:"not_after"`
+	KID       []byte      `json:"kid"`
+	Alg       signing.Alg `json:"alg"`
+	PublicKey []byte      `json:"public_key"` // SubjectPublicKeyInfo DER
+	Use       string      `json:"use"`
+	NotBefore time.Time   `json:"not_before"`
+	NotAfter  time.Time   `json:"not_after"`
 }
 
-// KID is the key identifier: the first 8 bytes of SHA-256 over the SubjectPublicKeyInfo DER.
-func KID(spki []byte) []byte {
-	h := sha256.Sum256(spki)
-	return h[:8]
-}
+// KID is the key identifier (signing.KID), kept under the protocol's name for the hub.
+func KID(spki []byte) []byte { return signing.KID(spki) }
 
-// AlgFor names the signature algorithm of a public or private key.
-func AlgFor(key any) (string, error) {
-	switch k := key.(type) {
-	case ed25519.PublicKey, ed25519.PrivateKey, *ed25519.PrivateKey:
-		return AlgEdDSA, nil
-	case *ecdsa.PublicKey:
-		if k.Curve == elliptic.P256() {
-			return AlgES256, nil
-		}
-	case *ecdsa.PrivateKey:
-		if k.Curve == elliptic.P256() {
-			return AlgES256, nil
-		}
+// protocolKey admits the keys the sync protocol signs with: Ed25519 and ECDSA P-256. SM2 keys
+// sign health codes only.
+func protocolKey(k *signing.PublicKey) error {
+	if a := k.Alg(); a != signing.EdDSA && a != signing.ES256 {
+		return fmt.Errorf("wire: unsupported key algorithm %s (want Ed25519 or ECDSA P-256)", a)
 	}
-	return "", fmt.Errorf("wire: unsupported key type %T (want Ed25519 or ECDSA P-256)", key)
+	return nil
 }
 
-// Sign signs msg with key under alg.
-func Sign(key crypto.Signer, alg string, msg []byte) ([]byte, error) {
-	switch alg {
-	case AlgEdDSA:
-		return key.Sign(rand.Reader, msg, crypto.Hash(0))
-	case AlgES256:
-		ek, ok := key.(*ecdsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("wire: ES256 needs an ECDSA key, got %T", key)
-		}
-		h := sha256.Sum256(msg)
-		r, s, err := ecdsa.Sign(rand.Reader, ek, h[:])
-		if err != nil {
-			return nil, err
-		}
-		sig := make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
-		return sig, nil
+// batchKey wraps a hub key (root or batch) for signing.
+func batchKey(key crypto.Signer) (*signing.PrivateKey, error) {
+	k, err := signing.NewPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("wire: %w", err)
 	}
-	return nil, fmt.Errorf("wire: unknown algorithm %q", alg)
-}
-
-// ErrSignature is wrapped by every verification failure.
-var ErrSignature = errors.New("bad signature")
-
-// Verify checks sig over msg with pub under alg.
-func Verify(pub crypto.PublicKey, alg string, msg, sig []byte) error {
-	switch alg {
-	case AlgEdDSA:
-		k, ok := pub.(ed25519.PublicKey)
-		if ok && ed25519.Verify(k, msg, sig) {
-			return nil
-		}
-	case AlgES256:
-		k, ok := pub.(*ecdsa.PublicKey)
-		if ok && len(sig) == 64 {
-			h := sha256.Sum256(msg)
-			r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-			if ecdsa.Verify(k, h[:], r, s) {
-				return nil
-			}
-		}
-	default:
-		return fmt.Errorf("%w: unknown algorithm %q", ErrSignature, alg)
+	if err := protocolKey(k.Public()); err != nil {
+		return nil, err
 	}
-	return fmt.Errorf("%w (%s)", ErrSignature, alg)
+	return k, nil
 }
 
 // SignEnvelope signs payload with key; kid names the key.
 func SignEnvelope(key crypto.Signer, payload []byte) (Envelope, error) {
-	alg, err := AlgFor(key)
+	k, err := batchKey(key)
 	if err != nil {
 		return Envelope{}, err
 	}
-	spki, err := x509.MarshalPKIXPublicKey(key.Public())
+	d, err := signing.NewDocument(k, payload)
 	if err != nil {
 		return Envelope{}, fmt.Errorf("wire: %w", err)
 	}
-	sig, err := Sign(key, alg, payload)
-	if err != nil {
-		return Envelope{}, fmt.Errorf("wire: sign: %w", err)
-	}
-	return Envelope{Payload: payload, Alg: alg, KID: KID(spki), Signature: sig}, nil
+	return Envelope{Document: d}, nil
 }
 
 // CertifyKey makes the root-signed certificate of a hub batch key.
 func CertifyKey(root crypto.Signer, pub crypto.PublicKey, notBefore, notAfter time.Time) (Envelope, error) {
-	alg, err := AlgFor(pub)
-	if err != nil {
-		return Envelope{}, err
-	}
-	spki, err := x509.MarshalPKIXPublicKey(pub)
+	k, err := signing.PublicKeyOf(pub)
 	if err != nil {
 		return Envelope{}, fmt.Errorf("wire: %w", err)
 	}
+	if err := protocolKey(k); err != nil {
+		return Envelope{}, err
+	}
 	kc := KeyCert{
 		Header: Header{V: Major, Type: TypeKeyCert, IssuedAt: time.Now().UTC()},
-		KID:    KID(spki), Alg: alg, PublicKey: spki, Use: UseBatches,
+		KID:    k.KID(), Alg: k.Alg(), PublicKey: k.SPKI(), Use: UseBatches,
 		NotBefore: notBefore.UTC(), NotAfter: notAfter.UTC(),
 	}
 	b, err := json.Marshal(kc)
 	if err != nil {
-		return Envelope{}, err
+		return Envelope{}, fmt.Errorf("wire: key certificate: %w", err)
 	}
 	return SignEnvelope(root, b)
 }
 
 // Signer signs hub bodies with the batch key and attaches its certificate.
 type Signer struct {
-	key  crypto.Signer
-	alg  string
-	kid  []byte
+	key  *signing.PrivateKey
 	cert Envelope
 }
 
@@ -173,18 +111,14 @@ func NewSigner(key crypto.Signer, cert Envelope) (*Signer, error) {
 	if err := json.Unmarshal(cert.Payload, &kc); err != nil {
 		return nil, fmt.Errorf("wire: key certificate: %w", err)
 	}
-	spki, err := x509.MarshalPKIXPublicKey(key.Public())
-	if err != nil {
-		return nil, fmt.Errorf("wire: %w", err)
-	}
-	if !bytes.Equal(spki, kc.PublicKey) {
-		return nil, errors.New("wire: the key certificate is for another key")
-	}
-	alg, err := AlgFor(key)
+	k, err := batchKey(key)
 	if err != nil {
 		return nil, err
 	}
-	return &Signer{key: key, alg: alg, kid: KID(spki), cert: cert}, nil
+	if !bytes.Equal(k.Public().SPKI(), kc.PublicKey) {
+		return nil, errors.New("wire: the key certificate is for another key")
+	}
+	return &Signer{key: k, cert: cert}, nil
 }
 
 // Cert returns the signer's key certificate.
@@ -196,19 +130,17 @@ func (s *Signer) Seal(v any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wire: marshal payload: %w", err)
 	}
-	sig, err := Sign(s.key, s.alg, payload)
+	d, err := signing.NewDocument(s.key, payload)
 	if err != nil {
 		return nil, fmt.Errorf("wire: sign: %w", err)
 	}
 	cert := s.cert
-	return json.Marshal(Envelope{Payload: payload, Alg: s.alg, KID: s.kid, Signature: sig, Signer: &cert})
+	return json.Marshal(Envelope{Document: d, Signer: &cert})
 }
 
 // Verifier checks bodies against the pinned root key.
 type Verifier struct {
-	root    crypto.PublicKey
-	rootAlg string
-	rootKID []byte
+	root *signing.PublicKey
 
 	mu    sync.Mutex
 	certs map[string]KeyCert // verified key certificates by their signature bytes
@@ -216,19 +148,18 @@ type Verifier struct {
 
 // NewVerifier pins the root key (SubjectPublicKeyInfo DER, as in the kiosk's `[trust] root`).
 func NewVerifier(rootSPKI []byte) (*Verifier, error) {
-	pub, err := x509.ParsePKIXPublicKey(rootSPKI)
+	root, err := signing.ParsePublicKey(rootSPKI)
 	if err != nil {
 		return nil, fmt.Errorf("wire: root key: %w", err)
 	}
-	alg, err := AlgFor(pub)
-	if err != nil {
+	if err := protocolKey(root); err != nil {
 		return nil, fmt.Errorf("wire: root key: %w", err)
 	}
-	return &Verifier{root: pub, rootAlg: alg, rootKID: KID(rootSPKI), certs: map[string]KeyCert{}}, nil
+	return &Verifier{root: root, certs: map[string]KeyCert{}}, nil
 }
 
 // RootKID is the pinned root key's identifier.
-func (v *Verifier) RootKID() []byte { return v.rootKID }
+func (v *Verifier) RootKID() []byte { return v.root.KID() }
 
 // parseEnvelope decodes a body, refusing oversized input before parsing.
 func parseEnvelope(body []byte) (Envelope, error) {
@@ -259,14 +190,8 @@ func (v *Verifier) OpenRoot(body []byte) ([]byte, error) {
 }
 
 func (v *Verifier) checkRoot(env Envelope) error {
-	if !bytes.Equal(env.KID, v.rootKID) {
-		return fmt.Errorf("wire: signed by key %x, not the pinned root %x: %w", env.KID, v.rootKID, ErrSignature)
-	}
-	if env.Alg != v.rootAlg {
-		return fmt.Errorf("wire: root signature alg %q, root key is %s: %w", env.Alg, v.rootAlg, ErrSignature)
-	}
-	if err := Verify(v.root, env.Alg, env.Payload, env.Signature); err != nil {
-		return fmt.Errorf("wire: root signature: %w", err)
+	if _, err := env.Open(v.root); err != nil {
+		return fmt.Errorf("wire: %w", err)
 	}
 	return nil
 }
@@ -274,7 +199,7 @@ func (v *Verifier) checkRoot(env Envelope) error {
 // KeyCert verifies a hub key certificate against the root (cached once verified).
 func (v *Verifier) KeyCert(env *Envelope) (KeyCert, error) {
 	if env == nil {
-		return KeyCert{}, fmt.Errorf("wire: body carries no signer certificate: %w", ErrSignature)
+		return KeyCert{}, fmt.Errorf("wire: body carries no signer certificate: %w", signing.ErrSignature)
 	}
 	cacheKey := string(env.Signature) + string(env.Payload)
 	v.mu.Lock()
@@ -321,13 +246,19 @@ func (v *Verifier) Open(body []byte, want string, out any) ([]byte, error) {
 		return nil, err
 	}
 	if !bytes.Equal(env.KID, kc.KID) || env.Alg != kc.Alg {
-		return nil, fmt.Errorf("wire: body signed by key %x (%s), certificate is for %x (%s): %w", env.KID, env.Alg, kc.KID, kc.Alg, ErrSignature)
+		return nil, fmt.Errorf("wire: body signed by key %x (%s), certificate is for %x (%s): %w", env.KID, env.Alg, kc.KID, kc.Alg, signing.ErrSignature)
 	}
-	pub, err := x509.ParsePKIXPublicKey(kc.PublicKey)
+	pub, err := signing.ParsePublicKey(kc.PublicKey)
+	if err == nil && pub.Alg() != kc.Alg {
+		err = fmt.Errorf("alg %q but the key is %s", kc.Alg, pub.Alg())
+	}
+	if err == nil {
+		err = protocolKey(pub)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("wire: signer key: %w", err)
 	}
-	if err := Verify(pub, env.Alg, env.Payload, env.Signature); err != nil {
+	if err := pub.Verify(env.Payload, env.Signature); err != nil {
 		return nil, fmt.Errorf("wire: %s body: %w", want, err)
 	}
 	// Decode once: into out when it carries a Header (all payload types do).

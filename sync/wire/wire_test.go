@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"onepass/signing"
 )
 
 type keys struct {
@@ -130,7 +132,7 @@ func TestRootDocument(t *testing.T) {
 	}
 	// A hub body is not a root document: the batch key is not the root.
 	body, _ := k.signer.Seal(head(time.Now()))
-	if _, err := v.OpenRoot(body); !errors.Is(err, ErrSignature) {
+	if _, err := v.OpenRoot(body); !errors.Is(err, signing.ErrSignature) {
 		t.Fatalf("hub body as root document: %v", err)
 	}
 }
@@ -249,10 +251,19 @@ func FuzzOpen(f *testing.F) {
 			if json.Unmarshal(body, &env) != nil || !bytes.Equal(payload, env.Payload) {
 				t.Fatal("accepted a body whose payload is not the envelope's")
 			}
-			if Verify(k.batch.Public(), AlgEdDSA, env.Payload, env.Signature) != nil {
+			if pub, _ := signing.PublicKeyOf(k.batch.Public()); pub.Verify(env.Payload, env.Signature) != nil {
 				t.Fatal("accepted a payload the batch key did not sign")
 			}
 		}
 		v.OpenRoot(body)
 	})
+}
+
+// TestDefaultBinding: the hub's default for an issuer added without binding parameters is
+// signing's one value (t=1, 8 MiB, p=1, pinned in signing's TestTrustListShape), within the bounds
+// every kiosk checks.
+func TestDefaultBinding(t *testing.T) {
+	if b := DefaultBinding(); b != signing.DefaultBind || b.Validate() != nil {
+		t.Fatalf("DefaultBinding() = %+v, want signing.DefaultBind %+v within bounds", b, signing.DefaultBind)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"onepass/kiosk"
 	"onepass/kiosk/healthcode"
 	"onepass/kiosk/policy"
+	"onepass/signing"
 )
 
 // DefaultPath is where the packaged daemon looks for its configuration.
@@ -69,11 +70,11 @@ type Trust struct {
 }
 
 // RootKey is the pinned root key; nil when none is configured.
-func (t Trust) RootKey() (*healthcode.PublicKey, error) {
+func (t Trust) RootKey() (*signing.PublicKey, error) {
 	if t.Root == "" {
 		return nil, nil
 	}
-	return healthcode.RootFromBase64(t.Root)
+	return signing.ParsePublicKeyBase64(t.Root)
 }
 
 // Sync is the [sync] section: how the kiosk syncs with the platform hub once enrolled

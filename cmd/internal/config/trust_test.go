@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"onepass/kiosk/healthcode"
+	"onepass/signing"
 )
 
 func TestTrustSection(t *testing.T) {
-	k, err := healthcode.GenerateKey(healthcode.SM2SM3)
+	k, err := signing.GenerateKey(signing.SM2SM3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +21,7 @@ func TestTrustSection(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := c.Trust.RootKey()
-	if err != nil || got.Alg() != healthcode.SM2SM3 || c.Trust.MaxSkew.Duration != 90*time.Second {
+	if err != nil || got.Alg() != signing.SM2SM3 || c.Trust.MaxSkew.Duration != 90*time.Second {
 		t.Fatalf("root %v, %v, skew %s", got, err, c.Trust.MaxSkew)
 	}
 	for text, want := range map[string]string{
