@@ -163,15 +163,7 @@ func (a *apptScanner) Next(ctx context.Context) (device.Scan, error) {
 }
 
 func (qs *queueSetup) checkInAtKiosk(ctx context.Context, code string) {
-	// Only the pass on this lane's screen counts: the newest visit in the database may be another
-	// lane's or a staff console's, or the previous citizen's.
-	passID := ""
-	if v := qs.lane.View(); v.State == kiosk.PhaseShowing && v.Outcome == "PASS" {
-		passID = v.PassID
-	} else if vs, err := qs.db.Recent(ctx, 1); err == nil && len(vs) == 1 &&
-		vs[0].Outcome == "PASS" && vs[0].Lane == v.Lane && vs[0].Method != "manual" {
-		passID = vs[0].ID // the result screen has gone, the service picker is still up
-	}
+	passID := kiosk.CheckInPass(ctx, qs.lane.View(), qs.db)
 	if passID == "" {
 		qs.log.Info("appointment code shown without a pass at this lane: ignored")
 		return
