@@ -114,25 +114,25 @@ func (qs *queueSetup) apply(o *ui.Options, lane *kiosk.Lane) {
 }
 
 // start runs the queue and, when [staff] listen is set, the LAN listener for the staff console
-// and the hall screen. It returns how many goroutines report to errc.
-func (qs *queueSetup) start(ctx context.Context, srv *ui.Server, errc chan<- error) (int, error) {
+// and the hall screen, each through run (the daemon's lifecycle).
+func (qs *queueSetup) start(ctx context.Context, srv *ui.Server, run func(func(context.Context) error)) error {
 	if qs == nil {
-		return 0, nil
+		return nil
 	}
-	go func() { errc <- qs.q.Run(ctx) }()
+	run(qs.q.Run)
 	if qs.cfg.Staff.Listen == "" {
-		return 1, nil
+		return nil
 	}
 	l, err := net.Listen("tcp", qs.cfg.Staff.Listen)
 	if err != nil {
-		return 1, fmt.Errorf("[staff] listen: %w", err)
+		return fmt.Errorf("[staff] listen: %w", err)
 	}
 	scheme := "http"
 	if qs.cfg.Staff.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(qs.cfg.Staff.TLSCert, qs.cfg.Staff.TLSKey)
 		if err != nil {
 			l.Close()
-			return 1, fmt.Errorf("[staff] tls: %w", err)
+			return fmt.Errorf("[staff] tls: %w", err)
 		}
 		l = tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		scheme = "https"
@@ -140,8 +140,8 @@ func (qs *queueSetup) start(ctx context.Context, srv *ui.Server, errc chan<- err
 		qs.log.Warn("the staff console is on the LAN without TLS: PINs cross the network in clear; set [staff] tls_cert and tls_key")
 	}
 	qs.log.Info("staff console and hall screen on the LAN", "url", scheme+"://"+l.Addr().String()+"/staff")
-	go func() { errc <- srv.ServeLAN(ctx, l) }()
-	return 2, nil
+	run(func(ctx context.Context) error { return srv.ServeLAN(ctx, l) })
+	return nil
 }
 
 // apptScanner routes appointment codes shown to the camera to the queue: after a PASS on this
