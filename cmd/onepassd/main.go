@@ -71,17 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "onepassd", version)
 		return 0
 	}
-	path, required := config.DefaultPath, false
-	if *cfgPath != "" {
-		path, required = *cfgPath, true
-	}
-	cfg, err := config.Load(path, required)
+	cfg, err := config.FromFlags(*cfgPath, *data)
 	if err != nil {
 		fmt.Fprintln(stderr, "onepassd: refusing to start:", err)
 		return 2
-	}
-	if *data != "" {
-		cfg.Data = *data
 	}
 	if *listen != "" {
 		cfg.Listen = *listen
