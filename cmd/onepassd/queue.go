@@ -16,6 +16,7 @@ import (
 
 	"onepass/cmd/internal/config"
 	"onepass/device"
+	"onepass/drivers/sim"
 	"onepass/kiosk"
 	"onepass/kiosk/queue"
 	"onepass/sync/store"
@@ -103,8 +104,8 @@ func (qs *queueSetup) apply(o *ui.Options, lane *kiosk.Lane) {
 	if o.Extra == nil {
 		o.Extra = map[string]http.Handler{}
 	}
-	if p, ok := qs.printer.(*ptyPrinter); ok {
-		h := p.simHandler()
+	if p, ok := qs.printer.(*sim.PTYPrinter); ok {
+		h := p.Handler("/api/sim/printer")
 		o.Extra["/api/sim/printer"] = h
 		o.Extra["/api/sim/printer/"] = h
 	}

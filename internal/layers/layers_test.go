@@ -37,7 +37,7 @@ var allowed = map[string][]string{
 	"drivers/internal/simpty":  nil,
 	"drivers/mlx90614":         {"device"},
 	"drivers/mlx90614/mlxsim":  nil,
-	"drivers/sim":              {"device"},
+	"drivers/sim":              {"device", "drivers/camera", "drivers/escpos", "drivers/escpos/escpossim", "drivers/gpio", "drivers/idcard", "drivers/idcard/idcardsim", "drivers/mlx90614", "drivers/mlx90614/mlxsim"},
 	"kiosk":                    {"device", "identity", "kiosk/broadcast", "kiosk/policy", "sync/store"},
 	"kiosk/healthcode":         {"identity", "kiosk/policy"},
 	"kiosk/queue":              {"device", "kiosk/broadcast", "sync/store"},
