@@ -19,6 +19,7 @@ require (
 	gocv.io/x/gocv v0.31.0
 	golang.org/x/crypto v0.59.0
 	golang.org/x/image v0.48.0
+	golang.org/x/sync v0.25.0
 	golang.org/x/sys v0.50.0
 	golang.org/x/text v0.44.0
 	periph.io/x/conn/v3 v3.7.3

@@ -51,7 +51,7 @@ func (l *Lane) CheckManual(ctx context.Context, in ManualInput) (ManualResult, e
 	num, err := checkNumber(c, now)
 	res := ManualResult{MaskedName: identity.MaskName(strings.TrimSpace(in.Name))}
 	pin := policy.Input{Card: &policy.Card{NumberValid: err == nil}}
-	v := &store.Visit{At: now, Lane: l.cfg.Lane, Method: "manual", MaskedName: res.MaskedName}
+	v := &store.Visit{At: now, Lane: l.cfg.Lane, Method: string(MethodManual), MaskedName: res.MaskedName}
 	if err == nil {
 		res.MaskedID = identity.MaskID(num)
 		ct := certType(typ)

@@ -17,21 +17,23 @@ import (
 //
 // (skin loses heat to the room in proportion to the skin–room difference; the blood under it is
 // warmer by that loss). The median of a stable window of body estimates is the measurement.
+// The tags are the keys of onepassd's [measure] section, which decodes straight into this type.
 type MeasureConfig struct {
-	PresenceDeltaC float64       // object − ambient at or above this means someone is in front
-	MinObjectC     float64       // and the object must be at least this warm (a hot wall is not a person)
-	Settle         time.Duration // readings this soon after a person appears are not used
-	Window         int           // this many consecutive readings …
-	ToleranceC     float64       // … whose body estimates agree within this spread make a stable reading (their median)
+	PresenceDeltaC float64       `toml:"presence_delta_c"` // object − ambient at or above this means someone is in front
+	MinObjectC     float64       `toml:"min_object_c"`     // and the object must be at least this warm (a hot wall is not a person)
+	Settle         time.Duration `toml:"settle"`           // readings this soon after a person appears are not used
+	Window         int           `toml:"window"`           // this many consecutive readings …
+	ToleranceC     float64       `toml:"tolerance_c"`      // … whose body estimates agree within this spread make a stable reading (their median)
 
-	OffsetC             float64 // calibration offset added to the sensor's object reading (technician-set)
-	CompensationK       float64 // K above: the site's skin-to-body heat-balance weight
-	CompensationOffsetC float64 // added after the heat-balance correction (the site's clinical calibration)
-	AmbientOffsetC      float64 // added to the sensor's die temperature to estimate the room temperature
+	OffsetC             float64 `toml:"offset_c"`              // calibration offset added to the sensor's object reading (technician-set)
+	CompensationK       float64 `toml:"compensation_k"`        // K above: the site's skin-to-body heat-balance weight
+	CompensationOffsetC float64 `toml:"compensation_offset_c"` // added after the heat-balance correction (the site's clinical calibration)
+	AmbientOffsetC      float64 `toml:"ambient_offset_c"`      // added to the sensor's die temperature to estimate the room temperature
 
-	AmbientMinC, AmbientMaxC float64 // a reading taken in a room outside this range is remeasured
-	RangeMinC                float64 // a body estimate outside [RangeMinC, RangeMaxC] is remeasured,
-	RangeMaxC                float64 // never judged as a pass or a fever
+	AmbientMinC float64 `toml:"ambient_min_c"` // a reading taken in a room outside [AmbientMinC, AmbientMaxC] is remeasured
+	AmbientMaxC float64 `toml:"ambient_max_c"`
+	RangeMinC   float64 `toml:"range_min_c"` // a body estimate outside [RangeMinC, RangeMaxC] is remeasured,
+	RangeMaxC   float64 `toml:"range_max_c"` // never judged as a pass or a fever
 }
 
 // DefaultCompensationK is the heat-balance weight h/(ρc) that Exergen's temporal-artery patent

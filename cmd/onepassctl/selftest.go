@@ -93,18 +93,11 @@ func selftestCommand(args []string, stdout io.Writer) error {
 }
 
 func runSelfTest(ctx context.Context, cfgPath, data string, simulate bool) (selftest.Report, error) {
-	path, required := config.DefaultPath, false
-	if cfgPath != "" {
-		path, required = cfgPath, true
-	}
-	cfg, err := config.Load(path, required)
+	cfg, err := config.FromFlags(cfgPath, data)
 	if err != nil {
 		// A broken configuration is the first thing the technician must see, in the same report.
 		return selftest.Report{Version: version, At: time.Now().UTC(), Checks: []selftest.Check{
 			{Name: "config", State: selftest.Fail, Detail: err.Error()}}}, nil
-	}
-	if data != "" {
-		cfg.Data = data
 	}
 	if simulate && data == "" && !cfg.Defined("data") {
 		// A simulated kiosk gets a throwaway database, as `onepassd --sim` with a fresh --data.

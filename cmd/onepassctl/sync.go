@@ -128,16 +128,9 @@ func requeueCommand(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError{"sync requeue: " + err.Error()}
 	}
-	path, required := config.DefaultPath, false
-	if *cfgPath != "" {
-		path, required = *cfgPath, true
-	}
-	cfg, err := config.Load(path, required)
+	cfg, err := config.FromFlags(*cfgPath, *data)
 	if err != nil {
 		return err
-	}
-	if *data != "" {
-		cfg.Data = *data
 	}
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(cfg.Data, "onepass.db"))

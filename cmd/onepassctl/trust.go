@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -44,23 +45,16 @@ func trustCommand(args []string, stdout io.Writer) error {
 	if file == "" {
 		return usageError{"trust import needs the trust-list document FILE"}
 	}
-	path, required := config.DefaultPath, false
-	if *cfgPath != "" {
-		path, required = *cfgPath, true
-	}
-	cfg, err := config.Load(path, required)
+	cfg, err := config.FromFlags(*cfgPath, *data)
 	if err != nil {
 		return err
-	}
-	if *data != "" {
-		cfg.Data = *data
 	}
 	root, err := cfg.Trust.RootKey()
 	if err != nil {
 		return err
 	}
 	if root == nil {
-		return fmt.Errorf("no root key is pinned: set [trust] root in %s", path)
+		return fmt.Errorf("no root key is pinned: set [trust] root in %s", cmp.Or(*cfgPath, config.DefaultPath))
 	}
 	doc, err := os.ReadFile(file)
 	if err != nil {

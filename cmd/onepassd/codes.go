@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -14,6 +12,7 @@ import (
 	"onepass/kiosk/healthcode"
 	"onepass/kiosk/policy"
 	"onepass/signing"
+	"onepass/sync/client"
 	"onepass/sync/store"
 )
 
@@ -54,39 +53,13 @@ func newCodeVerifier(db *store.Store, root *signing.PublicKey, maxSkew time.Dura
 	return codeVerifier{v: v, logger: logger}, nil
 }
 
-// storeTime is trusted time from what sync recorded: the measured skew against the hub and the
-// signed times already seen (sync/store meta keys).
+// storeTime is trusted time from what sync recorded in the store (sync/client.StoredClock).
 func storeTime(db *store.Store, maxSkew time.Duration, clock clockwork.Clock) healthcode.Clock {
 	t := healthcode.TrustedTime{Device: clock.Now, MaxSkew: maxSkew}
-	if db == nil {
-		return t
+	if db != nil {
+		sc := client.StoredClock(db)
+		t.Skew, t.Floors = sc.Skew, sc.Floors
 	}
-	t.Skew = func(ctx context.Context) (time.Duration, bool, error) {
-		v, ok, err := db.Meta(ctx, store.MetaClockSkew)
-		if err != nil || !ok {
-			return 0, false, err
-		}
-		ms, err := strconv.ParseInt(string(v), 10, 64)
-		if err != nil {
-			return 0, false, fmt.Errorf("%s: %q is not milliseconds", store.MetaClockSkew, v)
-		}
-		// The store holds hub minus kiosk; TrustedTime wants device minus platform.
-		return -time.Duration(ms) * time.Millisecond, true, nil
-	}
-	floor := func(key string) func(context.Context) (time.Time, error) {
-		return func(ctx context.Context) (time.Time, error) {
-			v, ok, err := db.Meta(ctx, key)
-			if err != nil || !ok {
-				return time.Time{}, err
-			}
-			at, err := time.Parse(time.RFC3339Nano, string(v))
-			if err != nil {
-				return time.Time{}, fmt.Errorf("%s: %q is not a time", key, v)
-			}
-			return at, nil
-		}
-	}
-	t.Floors = append(t.Floors, floor(store.MetaTimeFloor), floor(store.MetaReplicaIssuedAt))
 	return t
 }
 

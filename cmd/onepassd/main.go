@@ -13,11 +13,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/jonboulle/clockwork"
+	"golang.org/x/sync/errgroup"
 
 	"onepass/cmd/internal/config"
 	"onepass/device"
@@ -69,17 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "onepassd", version)
 		return 0
 	}
-	path, required := config.DefaultPath, false
-	if *cfgPath != "" {
-		path, required = *cfgPath, true
-	}
-	cfg, err := config.Load(path, required)
+	cfg, err := config.FromFlags(*cfgPath, *data)
 	if err != nil {
 		fmt.Fprintln(stderr, "onepassd: refusing to start:", err)
 		return 2
-	}
-	if *data != "" {
-		cfg.Data = *data
 	}
 	if *listen != "" {
 		cfg.Listen = *listen
@@ -118,10 +113,8 @@ func serve(ctx context.Context, cfg config.Config, simulate bool, stdout io.Writ
 		return err
 	}
 	front := ui.NewStarting(version, logger)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 8)
-	go func() { errc <- front.Serve(ctx, l) }()
+	ctx, run, wait := lifecycle(ctx, sdNotify)
+	run(func(ctx context.Context) error { return front.Serve(ctx, l) })
 
 	db, logHealth := openStore(ctx, cfg.Data, logger)
 	if db != nil {
@@ -145,15 +138,13 @@ func serve(ctx context.Context, cfg config.Config, simulate bool, stdout io.Writ
 	}
 	parts, err := openParts(ctx, cfg, rig)
 	if err != nil {
-		cancel()
-		<-errc // the front door closes before the error is reported
+		wait(true) // the front door closes before the error is reported
 		return err
 	}
 	defer closeParts(parts, logger)
 	qs, err := openQueue(ctx, cfg, db, &parts, simulate, clock, logger)
 	if err != nil {
-		cancel()
-		<-errc
+		wait(true)
 		return err
 	}
 
@@ -189,14 +180,11 @@ func serve(ctx context.Context, cfg config.Config, simulate bool, stdout io.Writ
 	fmt.Fprintln(stdout, "onepass kiosk screen:", url)
 	logger.Info("onepassd started", "version", version, "url", url, "data", cfg.Data, "sim", simulate)
 
-	go func() { errc <- lane.Run(ctx) }()
-	go func() { errc <- syn.run(ctx) }()
-	n := 3
-	nq, qerr := qs.start(ctx, srv, errc)
-	n += nq
-	if qerr != nil {
-		errc <- qerr // a staff listener that cannot start stops the daemon, as the main one does
-		n++
+	run(lane.Run)
+	run(syn.run)
+	if err := qs.start(ctx, srv, run); err != nil {
+		// A staff listener that cannot start stops the daemon, as the main one does.
+		run(func(context.Context) error { return err })
 	}
 	if err := sdNotify(readyState(lane.View().Health)); err != nil {
 		logger.Warn("cannot tell systemd we are ready", "err", err)
@@ -204,20 +192,42 @@ func serve(ctx context.Context, cfg config.Config, simulate bool, stdout io.Writ
 	if every, err := watchdogInterval(); err != nil {
 		logger.Warn("systemd watchdog settings unreadable: not feeding it", "err", err)
 	} else if every > 0 {
-		go func() { errc <- runWatchdog(ctx, every, lane.Alive, sdNotify, clock, logger) }()
-		n++
+		run(func(ctx context.Context) error { return runWatchdog(ctx, every, lane.Alive, sdNotify, clock, logger) })
 	}
-	var first error
-	for range n {
-		err := <-errc
-		if err != nil && first == nil {
-			first = err
-		}
-		cancel() // one part stopping stops the daemon; systemd restarts it
-		sdNotify(sd.SdNotifyStopping)
-	}
+	err = wait(false)
 	logger.Info("onepassd stopped cleanly")
-	return first
+	return err
+}
+
+// lifecycle runs the daemon's long-running parts in one errgroup. ctx ends with the daemon; run
+// starts a part on it; the first part to return, with or without an error, stops every
+// other one (systemd restarts the daemon) and tells systemd STOPPING. wait(stop) returns the
+// first error once every part has returned; stop = true stops them first, for a start that failed.
+func lifecycle(parent context.Context, notify notifier) (ctx context.Context, run func(func(context.Context) error), wait func(stop bool) error) {
+	ctx, cancel := context.WithCancel(parent)
+	g, ctx := errgroup.WithContext(ctx)
+	var once sync.Once
+	stopAll := func() {
+		once.Do(func() {
+			cancel()
+			notify(sd.SdNotifyStopping)
+		})
+	}
+	run = func(part func(context.Context) error) {
+		g.Go(func() error {
+			defer stopAll()
+			return part(ctx)
+		})
+	}
+	wait = func(stop bool) error {
+		if stop {
+			once.Do(cancel) // a start that failed: nothing ran yet, no STOPPING (as before READY)
+		}
+		err := g.Wait()
+		cancel()
+		return err
+	}
+	return ctx, run, wait
 }
 
 // openStore opens the database. A data directory that cannot be written does not stop the daemon:

@@ -16,6 +16,7 @@ import (
 
 	"onepass/cmd/internal/config"
 	"onepass/device"
+	"onepass/drivers/sim"
 	"onepass/kiosk"
 	"onepass/kiosk/queue"
 	"onepass/sync/store"
@@ -103,8 +104,8 @@ func (qs *queueSetup) apply(o *ui.Options, lane *kiosk.Lane) {
 	if o.Extra == nil {
 		o.Extra = map[string]http.Handler{}
 	}
-	if p, ok := qs.printer.(*ptyPrinter); ok {
-		h := p.simHandler()
+	if p, ok := qs.printer.(*sim.PTYPrinter); ok {
+		h := p.Handler("/api/sim/printer")
 		o.Extra["/api/sim/printer"] = h
 		o.Extra["/api/sim/printer/"] = h
 	}
@@ -114,25 +115,25 @@ func (qs *queueSetup) apply(o *ui.Options, lane *kiosk.Lane) {
 }
 
 // start runs the queue and, when [staff] listen is set, the LAN listener for the staff console
-// and the hall screen. It returns how many goroutines report to errc.
-func (qs *queueSetup) start(ctx context.Context, srv *ui.Server, errc chan<- error) (int, error) {
+// and the hall screen, each through run (the daemon's lifecycle).
+func (qs *queueSetup) start(ctx context.Context, srv *ui.Server, run func(func(context.Context) error)) error {
 	if qs == nil {
-		return 0, nil
+		return nil
 	}
-	go func() { errc <- qs.q.Run(ctx) }()
+	run(qs.q.Run)
 	if qs.cfg.Staff.Listen == "" {
-		return 1, nil
+		return nil
 	}
 	l, err := net.Listen("tcp", qs.cfg.Staff.Listen)
 	if err != nil {
-		return 1, fmt.Errorf("[staff] listen: %w", err)
+		return fmt.Errorf("[staff] listen: %w", err)
 	}
 	scheme := "http"
 	if qs.cfg.Staff.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(qs.cfg.Staff.TLSCert, qs.cfg.Staff.TLSKey)
 		if err != nil {
 			l.Close()
-			return 1, fmt.Errorf("[staff] tls: %w", err)
+			return fmt.Errorf("[staff] tls: %w", err)
 		}
 		l = tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		scheme = "https"
@@ -140,8 +141,8 @@ func (qs *queueSetup) start(ctx context.Context, srv *ui.Server, errc chan<- err
 		qs.log.Warn("the staff console is on the LAN without TLS: PINs cross the network in clear; set [staff] tls_cert and tls_key")
 	}
 	qs.log.Info("staff console and hall screen on the LAN", "url", scheme+"://"+l.Addr().String()+"/staff")
-	go func() { errc <- srv.ServeLAN(ctx, l) }()
-	return 2, nil
+	run(func(ctx context.Context) error { return srv.ServeLAN(ctx, l) })
+	return nil
 }
 
 // apptScanner routes appointment codes shown to the camera to the queue: after a PASS on this
@@ -163,15 +164,7 @@ func (a *apptScanner) Next(ctx context.Context) (device.Scan, error) {
 }
 
 func (qs *queueSetup) checkInAtKiosk(ctx context.Context, code string) {
-	// Only the pass on this lane's screen counts: the newest visit in the database may be another
-	// lane's or a staff console's, or the previous citizen's.
-	passID := ""
-	if v := qs.lane.View(); v.State == kiosk.PhaseShowing && v.Outcome == "PASS" {
-		passID = v.PassID
-	} else if vs, err := qs.db.Recent(ctx, 1); err == nil && len(vs) == 1 &&
-		vs[0].Outcome == "PASS" && vs[0].Lane == v.Lane && vs[0].Method != "manual" {
-		passID = vs[0].ID // the result screen has gone, the service picker is still up
-	}
+	passID := kiosk.CheckInPass(ctx, qs.lane.View(), qs.db)
 	if passID == "" {
 		qs.log.Info("appointment code shown without a pass at this lane: ignored")
 		return

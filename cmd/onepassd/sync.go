@@ -232,8 +232,8 @@ func (s *syncer) onKeys(k client.Keys) {
 	}
 }
 
-// applyPolicy sets the lane's policy: the configured one with the fields of the platform's
-// version in force (the latest whose valid_from has passed) laid over it.
+// applyPolicy sets the lane's policy: policy.InForce over the stored platform versions, at the
+// hub's time when the skew is known.
 func (s *syncer) applyPolicy(ctx context.Context) {
 	if s.db == nil {
 		return
@@ -259,26 +259,12 @@ func (s *syncer) applyPolicy(ctx context.Context) {
 			now = now.Add(skew)
 		}
 	}
-	var cur *wire.PolicyVersion
-	for i, v := range wp.Versions {
-		if !v.ValidFrom.After(now) && (cur == nil || v.Version > cur.Version) {
-			cur = &wp.Versions[i]
-		}
-	}
-	if cur == nil {
+	p, cur, err := policy.InForce(p, policyVersions(wp.Versions), now)
+	if err != nil {
+		s.log.Warn("platform policy refused", "version", cur.Version, "err", err)
 		return
 	}
-	if cur.FeverC != 0 {
-		p.FeverC = cur.FeverC
-	}
-	if d, err := time.ParseDuration(cur.StatusMaxAge); err == nil && d > 0 {
-		p.StatusMaxAge = d
-	}
-	if cur.AbsentStatus != "" {
-		p.AbsentStatus = policy.AbsentStatus(cur.AbsentStatus)
-	}
-	if err := p.Validate(); err != nil {
-		s.log.Warn("platform policy refused", "version", cur.Version, "err", err)
+	if cur == nil {
 		return
 	}
 	s.mu.Lock()
@@ -289,6 +275,20 @@ func (s *syncer) applyPolicy(ctx context.Context) {
 		lane.SetPolicy(p)
 		s.log.Info("platform policy in force", "version", cur.Version, "fever_c", p.FeverC, "status_max_age", p.StatusMaxAge, "absent_status", p.AbsentStatus)
 	}
+}
+
+// policyVersions hands the platform's versions to kiosk/policy; a status_max_age that does not
+// parse is left unset, so the configured one stands.
+func policyVersions(ws []wire.PolicyVersion) []policy.Version {
+	vs := make([]policy.Version, len(ws))
+	for i, w := range ws {
+		vs[i] = policy.Version{Version: w.Version, ValidFrom: w.ValidFrom, FeverC: w.FeverC,
+			AbsentStatus: policy.AbsentStatus(w.AbsentStatus)}
+		if d, err := time.ParseDuration(w.StatusMaxAge); err == nil {
+			vs[i].StatusMaxAge = d
+		}
+	}
+	return vs
 }
 
 // run runs the client's loops (from enrollment on) and re-applies the policy every minute, so

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"onepass/device"
@@ -26,6 +27,32 @@ type Rig struct {
 	Cards  CardHolder
 	People PersonMover
 	Codes  CodeShower
+
+	mu    sync.Mutex
+	sinks map[string][]FaultSink
+}
+
+// FaultSink is the far end of a part that `onepassctl sim fault` acts on: a protocol simulator
+// behind a real driver turns the health it is told into what a failing device does on its line,
+// so the driver's own health reporting is what the kiosk shows.
+type FaultSink interface {
+	Fault(device.HealthState)
+}
+
+// FaultFunc is a FaultSink as a function.
+type FaultFunc func(device.HealthState)
+
+// Fault implements FaultSink.
+func (f FaultFunc) Fault(st device.HealthState) { f(st) }
+
+// OnFault has every later fault set on part pushed to sink.
+func (rig *Rig) OnFault(part string, sink FaultSink) {
+	rig.mu.Lock()
+	defer rig.mu.Unlock()
+	if rig.sinks == nil {
+		rig.sinks = map[string][]FaultSink{}
+	}
+	rig.sinks[part] = append(rig.sinks[part], sink)
 }
 
 // CardHolder is whatever holds the simulated card: the in-memory reader or a reader simulator.
@@ -186,7 +213,8 @@ func (rig *Rig) Handler() http.Handler {
 	return mux
 }
 
-// Fault sets a part's health, as a technician would see it when the part fails.
+// Fault sets a part's health, as a technician would see it when the part fails, and pushes it to
+// the part's fault sinks (OnFault).
 func (rig *Rig) Fault(part string, h device.Health) error {
 	p := rig.part(part)
 	if p == nil {
@@ -198,6 +226,12 @@ func (rig *Rig) Fault(part string, h device.Health) error {
 		return fmt.Errorf("fault: state %q: want ok, degraded or down", h.State)
 	}
 	p.setHealth(h)
+	rig.mu.Lock()
+	sinks := rig.sinks[part]
+	rig.mu.Unlock()
+	for _, s := range sinks {
+		s.Fault(h.State)
+	}
 	return nil
 }
 

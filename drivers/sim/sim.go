@@ -1,6 +1,9 @@
-// Package sim provides in-memory simulated parts for `onepassd --sim` and tests: a card reader,
-// a thermometer with a person stepping in and out, a code scanner, a ticket printer and the gate
-// signals, all driven by commands (Go calls or the HTTP handler behind `onepassctl sim …`).
+// Package sim provides the simulated lane for `onepassd --sim` and tests. Open puts each part's
+// real driver in front of a protocol simulator (the reader and the printer on pseudo-terminals,
+// an emulated I2C thermometer, the camera reading a folder, gpio test pins); the Rig's commands
+// (Go calls or the HTTP handler behind `onepassctl sim …`) drive their far ends, and its faults
+// are pushed to them. The in-memory parts (a card reader, a thermometer with a person stepping in
+// and out, a code scanner, a ticket printer and the gate signals) serve tests and selftest.
 package sim
 
 import (

@@ -103,29 +103,9 @@ type Policy struct {
 	AbsentStatus string   `toml:"absent_status"`
 }
 
-// Measure is the [measure] section: how readings become one temperature.
-type Measure struct {
-	PresenceDeltaC      float64  `toml:"presence_delta_c"`
-	MinObjectC          float64  `toml:"min_object_c"`
-	Settle              Duration `toml:"settle"`
-	Window              int      `toml:"window"`
-	ToleranceC          float64  `toml:"tolerance_c"`
-	OffsetC             float64  `toml:"offset_c"`
-	CompensationK       float64  `toml:"compensation_k"`
-	CompensationOffsetC float64  `toml:"compensation_offset_c"`
-	AmbientOffsetC      float64  `toml:"ambient_offset_c"`
-	AmbientMinC         float64  `toml:"ambient_min_c"`
-	AmbientMaxC         float64  `toml:"ambient_max_c"`
-	RangeMinC           float64  `toml:"range_min_c"`
-	RangeMaxC           float64  `toml:"range_max_c"`
-}
-
-func (m Measure) kiosk() kiosk.MeasureConfig {
-	return kiosk.MeasureConfig{PresenceDeltaC: m.PresenceDeltaC, MinObjectC: m.MinObjectC, Settle: m.Settle.Duration,
-		Window: m.Window, ToleranceC: m.ToleranceC, OffsetC: m.OffsetC, CompensationK: m.CompensationK,
-		CompensationOffsetC: m.CompensationOffsetC, AmbientOffsetC: m.AmbientOffsetC,
-		AmbientMinC: m.AmbientMinC, AmbientMaxC: m.AmbientMaxC, RangeMinC: m.RangeMinC, RangeMaxC: m.RangeMaxC}
-}
+// Measure is the [measure] section: how readings become one temperature. It is the lane's own
+// type, keys in its toml tags, so nothing is copied between two shapes of it.
+type Measure = kiosk.MeasureConfig
 
 // Default returns the configuration used when the file says nothing.
 func Default() Config {
@@ -139,11 +119,8 @@ func Default() Config {
 			MaxBackoff: Duration{5 * time.Minute}, OutboxLimit: 100_000},
 		Lane: Lane{ID: k.Lane, ShowSeconds: k.ShowFor.Seconds(), MeasureTimeout: Duration{k.MeasureTimeout},
 			PollInterval: Duration{k.PollEvery}, GatePulse: Duration{k.GatePulse}},
-		Policy: Policy{FeverC: p.FeverC, StatusMaxAge: Duration{p.StatusMaxAge}, AbsentStatus: string(p.AbsentStatus)},
-		Measure: Measure{PresenceDeltaC: m.PresenceDeltaC, MinObjectC: m.MinObjectC, Settle: Duration{m.Settle},
-			Window: m.Window, ToleranceC: m.ToleranceC, OffsetC: m.OffsetC, CompensationK: m.CompensationK,
-			CompensationOffsetC: m.CompensationOffsetC, AmbientOffsetC: m.AmbientOffsetC,
-			AmbientMinC: m.AmbientMinC, AmbientMaxC: m.AmbientMaxC, RangeMinC: m.RangeMinC, RangeMaxC: m.RangeMaxC},
+		Policy:  Policy{FeverC: p.FeverC, StatusMaxAge: Duration{p.StatusMaxAge}, AbsentStatus: string(p.AbsentStatus)},
+		Measure: m,
 		Queue:   defaultQueue(),
 		Staff:   defaultStaff(),
 		defined: func(...string) bool { return false },
@@ -166,6 +143,24 @@ func Load(path string, required bool) (Config, error) {
 	return c, nil
 }
 
+// FromFlags is the configuration every command's --config FILE and --data DIR name: FILE over the
+// defaults (required when given, else DefaultPath when it exists), then DIR, when given, as the
+// data directory over the file's "data".
+func FromFlags(file, dataDir string) (Config, error) {
+	path, required := DefaultPath, false
+	if file != "" {
+		path, required = file, true
+	}
+	c, err := Load(path, required)
+	if err != nil {
+		return c, err
+	}
+	if dataDir != "" {
+		c.Data = dataDir
+	}
+	return c, nil
+}
+
 func (c *Config) parse(text string) error {
 	md, err := toml.Decode(text, c)
 	if err != nil {
@@ -177,6 +172,10 @@ func (c *Config) parse(text string) error {
 			keys[i] = k.String()
 		}
 		return fmt.Errorf("unknown key %s", strings.Join(keys, ", "))
+	}
+	// Durations are written as strings; toml would take a bare number as nanoseconds.
+	if md.IsDefined("measure", "settle") && md.Type("measure", "settle") != "String" {
+		return errors.New(`measure.settle: want a duration like "650ms"`)
 	}
 	c.defined = md.IsDefined
 	return c.Validate()
@@ -254,7 +253,7 @@ func (c Config) Validate() error {
 	if m.RangeMinC >= m.RangeMaxC {
 		bad("measure.range_min_c", "%g must be below range_max_c %g", m.RangeMinC, m.RangeMaxC)
 	}
-	if d := m.Settle.Duration; d < 0 || d > 5*time.Second {
+	if d := m.Settle; d < 0 || d > 5*time.Second {
 		bad("measure.settle", "%s: want 0–5s", d)
 	}
 	if m.CompensationK < 0 || m.CompensationK > 1 {
@@ -308,11 +307,10 @@ func (c Config) policy() policy.Policy {
 
 // Kiosk is the lane configuration the file describes.
 func (c Config) Kiosk() kiosk.Config {
-	m := c.Measure
 	return kiosk.Config{
 		Lane: c.Lane.ID, ShowFor: time.Duration(c.Lane.ShowSeconds * float64(time.Second)),
 		MeasureTimeout: c.Lane.MeasureTimeout.Duration, PollEvery: c.Lane.PollInterval.Duration,
 		GatePulse: c.Lane.GatePulse.Duration, Policy: c.policy(),
-		Measure: m.kiosk(),
+		Measure: c.Measure,
 	}
 }

@@ -44,6 +44,8 @@ address = 0x5A
 		{"[measure]\ncompensation_offset_c = 5", "measure.compensation_offset_c"},
 		{"[measure]\nambient_min_c = 40", "measure.ambient_min_c"},
 		{"[measure]\nsettle = \"10s\"", "measure.settle"},
+		{"[measure]\nsettle = \"soon\"", "measure.settle"},
+		{"[measure]\nsettle = 650", "measure.settle"},
 		{"[measure]\nambient_offset_c = 20", "measure.ambient_offset_c"},
 	} {
 		c := Default()

@@ -11,8 +11,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"onepass/drivers/internal/simpty"
 )
 
 // Paper is the roll's state.
@@ -178,78 +179,27 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
 
 // PTY is the printer on a pseudo-terminal; the driver opens Path() as it would /dev/ttyUSB0.
 type PTY struct {
-	sim    *Sim
-	master *os.File
-	tty    *os.File // held open so the line keeps its settings between jobs
-	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
+	sim  *Sim
+	line *simpty.Line
 }
 
 // OpenPTY starts the printer on a new pseudo-terminal.
 func (s *Sim) OpenPTY() (*PTY, error) {
-	m, t, err := pty.Open()
+	l, err := simpty.Open(0, func(ctx context.Context, master *os.File, _ func() int) error { return s.Serve(ctx, master) })
 	if err != nil {
-		return nil, fmt.Errorf("escpossim: open pty: %w", err)
+		return nil, fmt.Errorf("escpossim: %w", err)
 	}
-	if err := raw(int(t.Fd())); err != nil {
-		m.Close()
-		t.Close()
-		return nil, fmt.Errorf("escpossim: raw mode: %w", err)
-	}
-	// A non-blocking copy of the master goes into Go's poller, so a read waits without spinning
-	// and Close interrupts it.
-	fd, err := unix.Dup(int(m.Fd()))
-	if err == nil {
-		err = unix.SetNonblock(fd, true)
-	}
-	m.Close()
-	if err != nil {
-		t.Close()
-		return nil, fmt.Errorf("escpossim: master: %w", err)
-	}
-	master := os.NewFile(uintptr(fd), "/dev/ptmx")
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &PTY{sim: s, master: master, tty: t, cancel: cancel, done: make(chan error, 1)}
-	go func() { p.done <- s.Serve(ctx, master) }()
-	return p, nil
+	return &PTY{sim: s, line: l}, nil
 }
 
 // Path is the tty the driver opens, e.g. /dev/pts/3.
-func (p *PTY) Path() string { return p.tty.Name() }
+func (p *PTY) Path() string { return p.line.Path() }
 
 // Sim is the printer behind the line.
 func (p *PTY) Sim() *Sim { return p.sim }
 
 // Close unplugs the printer: the tty goes away.
-func (p *PTY) Close() error {
-	var err error
-	p.once.Do(func() {
-		p.cancel()
-		p.master.Close()
-		err = <-p.done
-		p.tty.Close()
-		if errors.Is(err, context.Canceled) {
-			err = nil
-		}
-	})
-	return err
-}
-
-// raw sets the line to pass every byte through unchanged (ESC/POS is binary).
-func raw(fd int) error {
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return err
-	}
-	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF
-	t.Oflag &^= unix.OPOST
-	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	t.Cflag &^= unix.CSIZE | unix.PARENB
-	t.Cflag |= unix.CS8 | unix.CREAD | unix.CLOCAL
-	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
-	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
-}
+func (p *PTY) Close() error { return p.line.Close() }
 
 // State is the answer of GET on the simulator's handler.
 type State struct {

@@ -1,4 +1,4 @@
-package main
+package sim
 
 import (
 	"context"
@@ -7,62 +7,74 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jonboulle/clockwork"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpioreg"
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"onepass/device"
-	"onepass/drivers/sim"
 )
 
 // Pin names of the simulated lane's outputs in periph's registry; a board's lines are named
 // GPIOn or by its device tree, never like these.
 const (
-	simGatePin   = "SIM_GATE"
-	simGreenPin  = "SIM_LED_GREEN"
-	simRedPin    = "SIM_LED_RED"
-	simBuzzerPin = "SIM_BUZZER"
+	GatePin   = "SIM_GATE"
+	GreenPin  = "SIM_LED_GREEN"
+	RedPin    = "SIM_LED_RED"
+	BuzzerPin = "SIM_BUZZER"
 )
 
-// simSignal gives --sim its signal: the real gpio driver, opened by name, driving periph's
-// gpiotest pins. What the pins do is read back into the rig's in-memory signal, so
-// `GET /api/sim` reports gate pulses, the LED colour and the buzzer pattern as the pins showed
-// them, not as the lane asked for them.
-func simSignal(ctx context.Context, rig *sim.Rig) (device.Signal, error) {
-	obs := &pinObserver{rig: rig.Signal, clock: clockwork.NewRealClock()}
+// openSignal is the real gpio driver, opened by name, driving periph's gpiotest pins. What the
+// pins do is read back into the rig's in-memory signal, so `GET /api/sim` reports gate pulses,
+// the LED colour and the buzzer pattern as the pins showed them, not as the lane asked for them.
+func openSignal(ctx context.Context, rig *Rig) (device.Signal, error) {
+	obs := &pinObserver{rig: rig.Signal}
 	pins := map[string]*simPin{}
-	for _, name := range []string{simGatePin, simGreenPin, simRedPin, simBuzzerPin} {
+	for _, name := range []string{GatePin, GreenPin, RedPin, BuzzerPin} {
 		p := &simPin{Pin: &gpiotest.Pin{N: name, Num: -1}, obs: obs}
-		gpioreg.Unregister(name) // from an earlier serve in the same process (tests)
+		gpioreg.Unregister(name) // from an earlier Open in the same process (tests)
 		if err := gpioreg.Register(p); err != nil {
 			return nil, err
 		}
 		pins[name] = p
 	}
 	obs.pins = pins
-	unregister := func() {
-		for name := range pins {
-			gpioreg.Unregister(name)
-		}
-	}
 	s, err := device.OpenSignal(ctx, "gpio", device.Params{
-		"gate": simGatePin, "green": simGreenPin, "red": simRedPin, "buzzer": simBuzzerPin,
+		"gate": GatePin, "green": GreenPin, "red": RedPin, "buzzer": BuzzerPin,
 	})
 	if err != nil {
-		unregister()
+		unregisterPins(pins)
 		return nil, err
 	}
-	go func() {
-		watchFaults(ctx, obs.clock, rig.Signal.Health, func(st device.HealthState) {
-			for name, p := range pins {
-				// down: every line refuses; degraded: the LEDs and buzzer, the gate still works.
-				p.fail.Store(st == device.Down || (st == device.Degraded && name != simGatePin))
-			}
-		})
-		unregister()
-	}()
-	return s, nil
+	ps := &pinSignal{Signal: s, pins: pins}
+	rig.OnFault("signal", ps)
+	return ps, nil
+}
+
+func unregisterPins(pins map[string]*simPin) {
+	for name := range pins {
+		gpioreg.Unregister(name)
+	}
+}
+
+// pinSignal is the driver with its pins.
+type pinSignal struct {
+	device.Signal
+	pins map[string]*simPin
+}
+
+// Fault implements FaultSink: down, every line refuses; degraded, the LEDs and buzzer do, the
+// gate still works.
+func (s *pinSignal) Fault(st device.HealthState) {
+	for name, p := range s.pins {
+		p.fail.Store(st == device.Down || (st == device.Degraded && name != GatePin))
+	}
+}
+
+// Close closes the driver, then takes the pins out of the registry.
+func (s *pinSignal) Close() error {
+	err := s.Signal.Close()
+	unregisterPins(s.pins)
+	return err
 }
 
 // simPin is a gpiotest pin that tells the observer what it was set to, and can refuse.
@@ -89,27 +101,26 @@ func (p *simPin) Out(l gpio.Level) error {
 
 // pinObserver reads the pins back into the in-memory signal the simulator reports.
 type pinObserver struct {
-	rig   *sim.Signal
-	clock clockwork.Clock
-	pins  map[string]*simPin
+	rig  *Signal
+	pins map[string]*simPin
 
 	mu       sync.Mutex
 	lastFall time.Time
 	beeps    int
 }
 
-// beepGap separates buzzer patterns: the beeps of one are 100 ms apart.
-const beepGap = 300 * time.Millisecond
+// BeepGap separates buzzer patterns: the beeps of one are 100 ms apart.
+const BeepGap = 300 * time.Millisecond
 
 func (o *pinObserver) changed(name string, prev, now gpio.Level) {
 	switch name {
-	case simGatePin:
+	case GatePin:
 		if prev == gpio.Low && now == gpio.High {
 			o.rig.OpenGate(context.Background(), 0) // counted when the relay energises
 		}
-	case simGreenPin, simRedPin:
-		green := o.pins[simGreenPin].Read() == gpio.High
-		red := o.pins[simRedPin].Read() == gpio.High
+	case GreenPin, RedPin:
+		green := o.pins[GreenPin].Read() == gpio.High
+		red := o.pins[RedPin].Read() == gpio.High
 		c := device.LEDOff
 		switch {
 		case green && red:
@@ -120,14 +131,14 @@ func (o *pinObserver) changed(name string, prev, now gpio.Level) {
 			c = device.LEDRed
 		}
 		o.rig.SetLED(c)
-	case simBuzzerPin:
+	case BuzzerPin:
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		switch {
 		case prev == gpio.High && now == gpio.Low:
-			o.lastFall = o.clock.Now()
+			o.lastFall = time.Now()
 		case prev == gpio.Low && now == gpio.High:
-			if o.clock.Since(o.lastFall) > beepGap {
+			if time.Since(o.lastFall) > BeepGap {
 				o.beeps = 0
 			}
 			o.beeps++
