@@ -232,7 +232,7 @@ func status(c *client, stdout io.Writer) error {
 		if err := c.get("/api/state", &v); err != nil {
 			return err
 		}
-		st = ui.Status{Lane: v.Lane, State: v.State, Parts: v.Health}
+		st = ui.Status{Lane: v.Lane, State: string(v.State), Parts: v.Health}
 	} else if err != nil {
 		return err
 	}

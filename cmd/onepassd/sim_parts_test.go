@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +13,7 @@ import (
 	"onepass/device"
 	"onepass/drivers/sim"
 	"onepass/kiosk"
+	"onepass/ui/api"
 )
 
 // eventually polls cond every 50 ms for up to 10 s: the simulated parts run on the real clock.
@@ -29,15 +26,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("never: %s", what)
-}
-
-func post(t *testing.T, h http.Handler, path, body string) {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader(body)))
-	if rec.Code != http.StatusNoContent {
-		t.Fatalf("POST %s: %d %s", path, rec.Code, rec.Body)
-	}
 }
 
 // `onepassctl sim temp 36.6` through the real mlx90614 driver: the forehead the emulator shows is
@@ -55,7 +43,7 @@ func TestSimThermometerIsTheRealDriver(t *testing.T) {
 		t.Errorf("health %s", h)
 	}
 	m := kiosk.DefaultMeasure()
-	post(t, rig.Handler(), "/api/sim/temp", `{"c":36.6}`)
+	simRig{rig}.Person(36.6) // what POST /api/sim/temp does (ui/localapi.go)
 	var body, object float64
 	eventually(t, "the reading settles at 36.6 °C", func() bool {
 		r, err := th.Read(ctx)
@@ -94,15 +82,7 @@ func TestSimSignalReadsThePins(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	state := func() sim.SignalState {
-		rec := httptest.NewRecorder()
-		rig.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/sim", nil))
-		var st sim.State
-		if err := json.NewDecoder(rec.Body).Decode(&st); err != nil {
-			t.Fatal(err)
-		}
-		return st.Signal
-	}
+	state := func() api.SignalState { return simRig{rig}.State().Signal } // GET /api/sim
 	// A pass, as the lane signals it.
 	if err := errors.Join(s.SetLED(device.LEDGreen), s.Buzz(device.BuzzShort), s.OpenGate(ctx, 200*time.Millisecond)); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"github.com/jonboulle/clockwork"
 
@@ -60,6 +59,3 @@ func (p *ptyPrinter) Close() error {
 	p.pty.Close()
 	return err
 }
-
-// simHandler is the simulator's control and view, mounted under /api/sim/printer.
-func (p *ptyPrinter) simHandler() http.Handler { return p.sim.Handler("/api/sim/printer", p.render) }

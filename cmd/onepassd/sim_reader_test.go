@@ -10,6 +10,7 @@ import (
 
 	"onepass/device"
 	"onepass/drivers/sim"
+	"onepass/ui"
 )
 
 // `onepassctl sim card` in --sim goes through the reader simulator on a pseudo-terminal and the real
@@ -23,10 +24,13 @@ func TestSimReaderIsTheRealDriver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	api := ui.New(nil, ui.Options{Sim: ui.SimOptions{Rig: simRig{rig}}}).Handler() // the daemon's /api/sim routes
 	simPost := func(path, body string) {
 		t.Helper()
 		rec := httptest.NewRecorder()
-		rig.Handler().ServeHTTP(rec, httptest.NewRequest("POST", path, strings.NewReader(body)))
+		req := httptest.NewRequest("POST", path, strings.NewReader(body))
+		req.Host = "127.0.0.1:8080"
+		api.ServeHTTP(rec, req)
 		if rec.Code != http.StatusNoContent {
 			t.Fatalf("POST %s: %d %s", path, rec.Code, rec.Body)
 		}

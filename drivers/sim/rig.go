@@ -1,10 +1,7 @@
 package sim
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"onepass/device"
@@ -58,8 +55,9 @@ func NewRig() *Rig {
 	return r
 }
 
-// CardRequest is the body of POST /api/sim/card: a card to place on the reader. Only id and name
-// are needed; the rest get plausible values.
+// CardRequest describes a card to place on a simulated reader; only ID and Name are needed, Card
+// gives the rest plausible values. The local API's body (ui/api.CardRequest) has the same fields
+// and converts to it.
 type CardRequest struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
@@ -97,95 +95,6 @@ func (r CardRequest) Card(now time.Time) device.Card {
 	return c
 }
 
-// TempRequest is the body of POST /api/sim/temp.
-type TempRequest struct {
-	C float64 `json:"c"`
-}
-
-// CodeRequest is the body of POST /api/sim/code.
-type CodeRequest struct {
-	Text string `json:"text"`
-}
-
-// FaultRequest is the body of POST /api/sim/fault: set a part's health, e.g. to show a degraded kiosk.
-type FaultRequest struct {
-	Part   string             `json:"part"` // reader, thermometer, camera, printer, signal
-	State  device.HealthState `json:"state"`
-	Reason string             `json:"reason,omitempty"`
-}
-
-// State is the answer of GET /api/sim.
-type State struct {
-	Signal  SignalState `json:"signal"`
-	Tickets int         `json:"tickets_printed"`
-}
-
-// Handler serves the simulator's commands under /api/sim/ (the daemon mounts it in --sim only).
-func (rig *Rig) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/sim/card", func(w http.ResponseWriter, r *http.Request) {
-		var req CardRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		if req.ID == "" {
-			http.Error(w, "card: id is required", http.StatusBadRequest)
-			return
-		}
-		// The number is deliberately not checked here: an invalid number is a case the kiosk handles.
-		rig.Cards.Place(req.Card(time.Now()))
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("POST /api/sim/remove", func(w http.ResponseWriter, r *http.Request) {
-		rig.Cards.Remove()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("POST /api/sim/temp", func(w http.ResponseWriter, r *http.Request) {
-		var req TempRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		if req.C < -20 || req.C > 100 {
-			http.Error(w, fmt.Sprintf("temp: %.1f °C is not a temperature an IR sensor reports", req.C), http.StatusBadRequest)
-			return
-		}
-		rig.People.Person(req.C)
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("POST /api/sim/leave", func(w http.ResponseWriter, r *http.Request) {
-		rig.People.Leave()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("POST /api/sim/code", func(w http.ResponseWriter, r *http.Request) {
-		var req CodeRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		if req.Text == "" {
-			http.Error(w, "code: text is required", http.StatusBadRequest)
-			return
-		}
-		rig.Codes.Show(req.Text)
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("POST /api/sim/fault", func(w http.ResponseWriter, r *http.Request) {
-		var req FaultRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		if err := rig.Fault(req.Part, device.Health{State: req.State, Reason: req.Reason}); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /api/sim", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(State{Signal: rig.Signal.State(), Tickets: len(rig.Printer.Printed())})
-	})
-	return mux
-}
-
 // Fault sets a part's health, as a technician would see it when the part fails.
 func (rig *Rig) Fault(part string, h device.Health) error {
 	p := rig.part(part)
@@ -215,14 +124,4 @@ func (rig *Rig) part(name string) *part {
 		return &rig.Signal.part
 	}
 	return nil
-}
-
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
-		return false
-	}
-	return true
 }

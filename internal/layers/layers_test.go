@@ -42,7 +42,8 @@ var allowed = map[string][]string{
 	"kiosk/queue":              {"device", "kiosk/broadcast", "sync/store"},
 	"sync/client":              {"device", "identity", "sync/keyfile", "sync/store", "sync/wire"},
 	"sync/hub":                 {"identity", "sync/keyfile", "sync/wire"},
-	"ui":                       {"device", "kiosk", "kiosk/policy", "kiosk/queue", "sync/store"},
+	"ui":                       {"device", "kiosk", "kiosk/policy", "kiosk/queue", "ui/api"},
+	"ui/api":                   {"device"},
 	"cmd/internal/config":      {"device", "kiosk", "kiosk/healthcode", "kiosk/policy", "kiosk/queue"},
 	"cmd/internal/selftest":    {"device", "sync/store"},
 }
@@ -56,7 +57,6 @@ var never = [][2]string{
 
 // pending are arrows against the floors that the issue-13 redesign is removing; the list only shrinks.
 var pending = map[[2]string]bool{
-	{"ui", "sync/store"}:      true,
 	{"sync/client", "device"}: true,
 }
 
