@@ -49,20 +49,20 @@ func simReaderCommand(ctx context.Context, args []string, stdin io.Reader, stdou
 	readDelay := fs.Duration("read-delay", 0, "")
 	paced := fs.Bool("paced", false, "")
 	if err := fs.Parse(args); err != nil {
-		return usageError{"sim-reader: " + err.Error()}
+		return usageError{Msg: "sim-reader: " + err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("sim-reader: unexpected %q", fs.Arg(0))}
+		return usageError{Msg: fmt.Sprintf("sim-reader: unexpected %q", fs.Arg(0))}
 	}
 	if (*id == "") != (*name == "") {
-		return usageError{"sim-reader: --id and --name go together"}
+		return usageError{Msg: "sim-reader: --id and --name go together"}
 	}
 	valid := false
 	for _, b := range []int{115200, 57600, 38400, 19200, 9600} {
 		valid = valid || b == *baud
 	}
 	if !valid {
-		return usageError{fmt.Sprintf("sim-reader: --baud %d: want 115200, 57600, 38400, 19200 or 9600", *baud)}
+		return usageError{Msg: fmt.Sprintf("sim-reader: --baud %d: want 115200, 57600, 38400, 19200 or 9600", *baud)}
 	}
 	s := idcardsim.New(idcardsim.Options{Baud: *baud, FindDelay: *samDelay, SelectDelay: *samDelay, ReadDelay: *readDelay, Paced: *paced})
 	p, err := s.OpenPTY()

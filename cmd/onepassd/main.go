@@ -50,6 +50,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if code, ok := runCtl(args, stdout, stderr); ok { // onepassctl's local commands (ctl.go)
+		return code
+	}
 	fs := flag.NewFlagSet("onepassd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintf(stderr, usage, config.DefaultPath) }
