@@ -12,7 +12,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"onepass/device"
-	"onepass/drivers/sim"
+	"onepass/drivers/idcard/idcardsim"
 	"onepass/identity"
 	"onepass/sync/store"
 )
@@ -40,7 +40,7 @@ func BenchmarkDecisionPath(b *testing.B) {
 	views := lane.Subscribe(ctx)
 	go lane.Run(ctx)
 
-	card := sim.CardRequest{ID: goodID, Name: "张三"}.Card(time.Now())
+	card := idcardsim.CardRequest{ID: goodID, Name: "张三"}.Card(time.Now())
 	temp := func(c float64) event {
 		return event{at: time.Now(), temp: &device.TempReading{ObjectC: cfg.Measure.ObjectFor(c, 25), AmbientC: 25}}
 	}

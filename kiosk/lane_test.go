@@ -13,6 +13,7 @@ import (
 	"github.com/jonboulle/clockwork"
 
 	"onepass/device"
+	"onepass/drivers/idcard/idcardsim"
 	"onepass/drivers/sim"
 	"onepass/identity"
 	"onepass/kiosk/policy"
@@ -122,7 +123,7 @@ func (h *harness) watch() func() []Phase {
 }
 
 func (h *harness) card(id, name string) View {
-	c := sim.CardRequest{ID: id, Name: name}.Card(h.clock.Now())
+	c := idcardsim.CardRequest{ID: id, Name: name}.Card(h.clock.Now())
 	return h.do(event{card: &c})
 }
 
@@ -337,11 +338,11 @@ func TestInvalidIDIsRefusedAtOnce(t *testing.T) {
 
 func TestExpiredCard(t *testing.T) {
 	h := newHarness(t, nil)
-	c := sim.CardRequest{ID: goodID, Name: "张三", ValidTo: "20200101"}.Card(h.clock.Now())
+	c := idcardsim.CardRequest{ID: goodID, Name: "张三", ValidTo: "20200101"}.Card(h.clock.Now())
 	if v := h.do(event{card: &c}); v.Reason != policy.ReasonCardExpired {
 		t.Fatalf("expired card: %+v", v)
 	}
-	c = sim.CardRequest{ID: goodID, Name: "张三", ValidTo: "长期"}.Card(h.clock.Now())
+	c = idcardsim.CardRequest{ID: goodID, Name: "张三", ValidTo: "长期"}.Card(h.clock.Now())
 	if v := h.do(event{card: &c}); v.State != PhaseMeasuring {
 		t.Fatalf("长期 card: %+v", v)
 	}
@@ -391,7 +392,7 @@ func TestNewCardDuringShowingStartsNewPass(t *testing.T) {
 
 func TestSameCardIsNotProcessedTwice(t *testing.T) {
 	rig := sim.NewRig()
-	rig.Reader.Place(sim.CardRequest{ID: goodID, Name: "张三"}.Card(time.Now()))
+	rig.Reader.Place(idcardsim.CardRequest{ID: goodID, Name: "张三"}.Card(time.Now()))
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if _, err := rig.Reader.Next(ctx); err != nil {

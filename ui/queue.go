@@ -8,10 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 
 	"onepass/kiosk"
 	"onepass/kiosk/queue"
-	"onepass/sync/store"
+	"onepass/ui/api"
 )
 
 // Queue is what the UI needs from kiosk/queue (*queue.Queue implements it).
@@ -33,9 +34,18 @@ type ManualChecker interface {
 	CheckManual(ctx context.Context, in kiosk.ManualInput) (kiosk.ManualResult, error)
 }
 
-// Visits lists recent visits for the staff console (sync/store.Store implements it).
+// Visits lists recent visits for the staff console (the daemon adapts its store).
 type Visits interface {
-	Recent(ctx context.Context, n int) ([]store.Visit, error)
+	Recent(ctx context.Context, n int) ([]Visit, error)
+}
+
+// Visit is a logged visit as the staff console lists it: masked name, no keys, no ID number.
+type Visit struct {
+	At         time.Time
+	Method     string // card, code, card+code, temp
+	MaskedName string
+	Outcome    string // PASS, DENY, MANUAL, RETRY
+	Reason     string
 }
 
 // routeQueue mounts the queue's pages and APIs when a queue is configured:
@@ -126,18 +136,15 @@ func (s *Server) writeQueueErr(w http.ResponseWriter, err error) {
 	writeJSON(w, http.StatusInternalServerError, queue.Error{Code: "internal", Zh: "系统故障，请联系工作人员", En: err.Error()})
 }
 
-// IssueRequest is the body of POST /api/tickets (and the staff console's issue).
-type IssueRequest struct {
-	Service  string         `json:"service"`
-	Priority queue.Priority `json:"priority,omitempty"`
-}
+// IssueRequest is the body of POST /api/tickets (and the staff console's issue). It lives in ui/api.
+type IssueRequest = api.IssueRequest
 
 func (s *Server) localIssue(w http.ResponseWriter, r *http.Request) {
 	var req IssueRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	is, err := s.o.Queue.Issue(r.Context(), queue.IssueRequest{Service: req.Service, Priority: req.Priority, Source: queue.FromStaff, Print: true})
+	is, err := s.o.Queue.Issue(r.Context(), queue.IssueRequest{Service: req.Service, Priority: queue.Priority(req.Priority), Source: queue.FromStaff, Print: true})
 	if err != nil {
 		s.writeQueueErr(w, err)
 		return
@@ -145,11 +152,8 @@ func (s *Server) localIssue(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, is)
 }
 
-// KioskRequest is the body of POST /api/tickets/kiosk: the citizen's choice after a PASS.
-type KioskRequest struct {
-	PassID  string `json:"pass_id"`
-	Service string `json:"service"`
-}
+// KioskRequest is the body of POST /api/tickets/kiosk: the citizen's choice after a PASS. It lives in ui/api.
+type KioskRequest = api.KioskRequest
 
 func (s *Server) kioskIssue(w http.ResponseWriter, r *http.Request) {
 	var req KioskRequest
@@ -164,11 +168,8 @@ func (s *Server) kioskIssue(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, is)
 }
 
-// CheckInRequest is the body of POST /api/tickets/checkin.
-type CheckInRequest struct {
-	Code   string `json:"code"`
-	PassID string `json:"pass_id,omitempty"`
-}
+// CheckInRequest is the body of POST /api/tickets/checkin. It lives in ui/api.
+type CheckInRequest = api.CheckInRequest
 
 func (s *Server) localCheckIn(w http.ResponseWriter, r *http.Request) {
 	var req CheckInRequest
@@ -183,11 +184,8 @@ func (s *Server) localCheckIn(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, is)
 }
 
-// CounterRequest is the body of the counter operations.
-type CounterRequest struct {
-	Counter string `json:"counter"`
-	Service string `json:"service,omitempty"` // transfer: where to
-}
+// CounterRequest is the body of the counter operations. It lives in ui/api.
+type CounterRequest = api.CounterRequest
 
 func (s *Server) localCounterOp(op string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

@@ -23,6 +23,7 @@ import (
 	"onepass/kiosk/policy"
 	"onepass/kiosk/queue"
 	"onepass/sync/store"
+	"onepass/ui/api"
 )
 
 // testPrinter prints into memory and fails while out is set.
@@ -50,6 +51,18 @@ func (p *testPrinter) SelfTest(context.Context) error { return nil }
 func (p *testPrinter) Close() error                   { return nil }
 
 // fakeManual passes every check with a temperature below 37.3.
+// storeVisits lists the store's visits as the daemon's adapter does.
+type storeVisits struct{ db *store.Store }
+
+func (v storeVisits) Recent(ctx context.Context, n int) ([]Visit, error) {
+	vs, err := v.db.Recent(ctx, n)
+	out := make([]Visit, 0, len(vs))
+	for _, x := range vs {
+		out = append(out, Visit{At: x.At, Method: x.Method, MaskedName: x.MaskedName, Outcome: x.Outcome, Reason: x.Reason})
+	}
+	return out, err
+}
+
 type fakeManual struct{ db *store.Store }
 
 func (m fakeManual) CheckManual(ctx context.Context, in kiosk.ManualInput) (kiosk.ManualResult, error) {
@@ -106,7 +119,7 @@ func newQueueEnv(t *testing.T) *queueEnv {
 	hash, _ := bcrypt.GenerateFromPassword([]byte(testPIN), bcrypt.MinCost)
 	now := time.Now()
 	e.now = &now
-	e.srv = New(e.k, Options{Logger: quiet(), Heartbeat: time.Second, Queue: q, Manual: fakeManual{db}, Visits: db,
+	e.srv = New(e.k, Options{Logger: quiet(), Heartbeat: time.Second, Queue: q, Manual: fakeManual{db}, Visits: storeVisits{db},
 		Staff: StaffOptions{Users: []StaffUser{{ID: "7", Name: "王芳", Counter: "1", PINHash: string(hash)}, {ID: "8", Name: "李雷", Counter: "3", PINHash: string(hash)}},
 			LockoutAfter: 3, LockoutFor: 5 * time.Minute, SessionIdle: 30 * time.Minute, Now: e.clock},
 		Status: func(context.Context) Status { n := 4; return Status{OutboxDepth: &n} }})
@@ -193,7 +206,7 @@ func TestLocalTicketAPI(t *testing.T) {
 	e := newQueueEnv(t)
 	c := e.client()
 	var is queue.Issued
-	if code := c.do("POST", "/api/tickets", IssueRequest{Service: "B", Priority: queue.Elderly}, &is); code != 200 || is.Ticket.Number != "B001" || is.Ticket.Priority != queue.Elderly {
+	if code := c.do("POST", "/api/tickets", IssueRequest{Service: "B", Priority: api.Priority(queue.Elderly)}, &is); code != 200 || is.Ticket.Number != "B001" || is.Ticket.Priority != queue.Elderly {
 		t.Fatalf("issue: %d %+v", code, is)
 	}
 	var qe queue.Error

@@ -109,7 +109,7 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("/api/status: %d %s %v", resp.StatusCode, body, err)
 	}
 	if st.Version != "9.9" || st.Health != "degraded" || *st.OutboxDepth != 7 || *st.ReplicaAgeS != 42 ||
-		st.Parts["reader"].Reason != "port gone" || st.State != v.State || st.LastSync != nil {
+		st.Parts["reader"].Reason != "port gone" || st.State != string(v.State) || st.LastSync != nil {
 		t.Errorf("status %+v", st)
 	}
 	if !strings.Contains(string(body), `"last_sync":null`) {

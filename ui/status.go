@@ -3,28 +3,16 @@ package ui
 import (
 	"context"
 	"net/http"
-	"time"
 
 	"onepass/device"
-	"onepass/kiosk"
+	"onepass/ui/api"
 )
 
 // Status is the body of GET /api/status: what a technician asks first (`onepassctl status`).
 // The daemon fills in what only it knows through Options.Status; the server adds the lane's
-// state, the parts' health and the overall health (the same judgement as /healthz).
-type Status struct {
-	Version     string                   `json:"version"`
-	Started     time.Time                `json:"started"`
-	UptimeS     float64                  `json:"uptime_s"`
-	Health      string                   `json:"health"` // ok, degraded, down (as /healthz)
-	Lane        string                   `json:"lane"`
-	State       kiosk.Phase              `json:"state"`
-	Parts       map[string]device.Health `json:"parts"`
-	OutboxDepth *int                     `json:"outbox_depth"`  // records waiting for upload; null when the database is down
-	ReplicaAgeS *float64                 `json:"replica_age_s"` // seconds since the last verified status head; null when never synced
-	LastSync    *time.Time               `json:"last_sync"`     // last successful exchange with the hub; null when never
-	Problems    []string                 `json:"problems,omitempty"`
-}
+// state, the parts' health and the overall health (the same judgement as /healthz). The type
+// lives in ui/api with the rest of the local API.
+type Status = api.Status
 
 // StatusFunc reports the daemon's side of Status (version, start time, database figures).
 type StatusFunc func(ctx context.Context) Status
@@ -32,7 +20,7 @@ type StatusFunc func(ctx context.Context) Status
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	st := s.o.Status(r.Context())
 	v := s.k.View()
-	st.Lane, st.State, st.Parts = v.Lane, v.State, v.Health
+	st.Lane, st.State, st.Parts = v.Lane, string(v.State), v.Health
 	if st.Parts == nil {
 		st.Parts = map[string]device.Health{}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"onepass/device"
 	"onepass/kiosk"
+	"onepass/ui/api"
 )
 
 // Kiosk is what the UI needs from the lane (kiosk.Lane implements it; tests use a fake).
@@ -33,11 +34,12 @@ type Kiosk interface {
 
 // Options configure a Server. The zero value is usable.
 type Options struct {
-	Addr      string                  // listen address, default "127.0.0.1:8080"
-	Extra     map[string]http.Handler // more routes mounted on the same mux (e.g. "/api/sim/" from the simulator); patterns in net/http ServeMux syntax
+	Addr      string // listen address, default "127.0.0.1:8080"
 	Logger    *slog.Logger
 	Heartbeat time.Duration // SSE heartbeat, default 15s
 	Status    StatusFunc    // GET /api/status (version, uptime, outbox, sync); absent when nil
+	Sync      Sync          // /api/sync… (localapi.go); absent when nil
+	Sim       SimOptions    // /api/sim… in --sim (localapi.go); each absent when nil
 
 	// Queue tickets (queue.go, staff.go): the service picker after a PASS, /hall, /staff and
 	// /api/tickets; all absent when Queue is nil.
@@ -79,8 +81,7 @@ func mustSub(dir string) fs.FS {
 	return f
 }
 
-// New builds the server; it panics, like http.ServeMux, if an Extra pattern is invalid or
-// conflicts with a built-in route.
+// New builds the server. Every route of the local API is registered here (ui/api describes them).
 func New(k Kiosk, o Options) *Server {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:8080"
@@ -103,9 +104,8 @@ func New(k Kiosk, o Options) *Server {
 		s.mux.HandleFunc("GET /api/status", s.status)
 	}
 	s.routeQueue()
-	for pattern, h := range o.Extra {
-		s.mux.Handle(pattern, h)
-	}
+	s.routeSync()
+	s.routeSim()
 	return s
 }
 
@@ -224,12 +224,6 @@ func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.k.View())
 }
 
-// health is the body of GET /healthz.
-type health struct {
-	Status string                   `json:"status"` // ok, degraded, down
-	Parts  map[string]device.Health `json:"parts"`
-}
-
 // healthz reports the overall health (see overall) and every configured part's.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	parts := s.k.View().Health
@@ -237,7 +231,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		parts = map[string]device.Health{}
 	}
 	status, code := overall(parts)
-	writeJSON(w, code, health{Status: status, Parts: parts})
+	writeJSON(w, code, api.Health{Status: status, Parts: parts})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -300,8 +299,7 @@ func TestHealthz(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
-	sim := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "sim "+r.URL.Path) })
-	ts := newTestServer(t, newFake(idleView()), Options{Extra: map[string]http.Handler{"/api/sim/": sim}})
+	ts := newTestServer(t, newFake(idleView()), Options{Sim: SimOptions{Rig: &fakeRig{}}})
 	for _, tc := range []struct {
 		path, ctype string
 		code        int
@@ -316,7 +314,8 @@ func TestRoutes(t *testing.T) {
 		{"/audio/..%2fui.go", "", 404, ""},
 		{"/static/../ui.go", "", 404, ""},
 		{"/nope", "", 404, ""},
-		{"/api/sim/card", "text/plain", 200, "sim /api/sim/card"},
+		{"/api/sim", "application/json", 200, `"tickets_printed":3`},
+		{"/api/sim/card", "text/plain", 405, ""},
 	} {
 		resp, body := get(t, ts.URL+tc.path)
 		if resp.StatusCode != tc.code || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.ctype) || !strings.Contains(string(body), tc.contains) {

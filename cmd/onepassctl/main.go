@@ -1,113 +1,41 @@
 // Command onepassctl is the technicians' and staff's command line: a thin client of onepassd's
-// local API, so everything it does is also an API call the UI and tests can make.
+// local API (ui/api), so everything it does is also an API call the UI and tests can make. It
+// links none of the daemon's heavy dependencies and starts at once; the few commands that work
+// on the kiosk without the daemon (ctl.Local: selftest, scan, thermo, trust, sync requeue, staff
+// add) run in onepassd's internal subcommand (exec.go).
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"onepass/cmd/internal/ctl"
 	"onepass/device"
-	"onepass/kiosk"
-	"onepass/ui"
+	"onepass/ui/api"
 )
 
 var version = "dev"
 
-const usage = `onepassctl — control and inspect a onepass kiosk
-
-Usage: onepassctl [--addr URL] COMMAND [ARGS]
-
-Commands:
-  status                          the daemon's version and uptime, the lane's state, the health of
-                                  every part, the last sync and the outbox depth
-  selftest [--sim] [--json] [--config FILE] [--data DIR]
-                                  test every configured part, the database and (when sync is
-                                  configured) the hub, the clock and the certificate, without the
-                                  daemon (stop it first: it holds the devices); exit 1 on a failure
-  enroll --hub URL --token T      enroll this kiosk with the platform hub (one-time token from
-                                  onepass-hub token); the daemon keeps the device key (0600) and syncs
-  sync [now] [--json]             sync with the hub: last pull/push, replica age, outbox, clock skew;
-                                  "now" pulls and pushes at once
-  sync requeue [--data DIR] [ID…]  put records the platform refused (quarantined) back in the
-                                  outbox, all of them without IDs; no daemon needed
-  sim card --id ID --name NAME    place an ID card on the simulated reader
-           [--type resident|foreigner|hkmotw] [--valid-to YYYYMMDD|长期]
-  sim remove                      take the card off the simulated reader
-  sim temp C                      a person with body temperature C steps in front (the emulated
-                                  sensor sees the cooler forehead; the screen shows C)
-  sim leave                       the person steps away
-  sim code TEXT                   show a QR code with this text to the simulated camera
-  sim code --image FILE           show a picture (a printed code, a phone screen) to the simulated camera
-  sim set-status --id ID --status green|yellow|red|unknown
-                                  the simulated platform sets a person's status
-  sim fault PART ok|degraded|down [REASON]
-                                  set a simulated part's health (reader, thermometer, camera, printer, signal)
-  sim-reader --pty [--link PATH] [--id ID --name NAME [--type T]] [--baud N] [--paced]
-             [--sam-delay D] [--read-delay D]
-                                  play a GA 467 ID card reader on a pseudo-terminal until
-                                  interrupted (no daemon needed): prints the tty to point a driver
-                                  at; type card/remove/fault/status commands (help lists them)
-  scan FILE… [--json] [--models DIR|none]
-                                  decode the QR codes in still images or videos with the kiosk
-                                  camera's pipeline (no daemon needed): one line per file with the
-                                  texts and the decode time; --json: {"file","codes","ms"} per line
-  trust import FILE [--config FILE] [--data DIR]
-                                  store a signed trust list of health-code issuers, checked against
-                                  the pinned [trust] root key (no daemon needed)
-  thermo emissivity [--bus B] [--address A] [--set E]
-                                  read (or write, erase-then-write) the MLX90614's emissivity on
-                                  the I2C bus directly (no daemon; default /dev/i2c-1, 0x5A)
-  thermo read [--bus B] [--address A] [--samples N] [--interval D] [--reference C]
-                                  calibration readings straight from the sensor: medians of object
-                                  and ambient; with a reference source's C, the offset_c to set
-  ticket issue --service A [--priority elderly|disabled|pregnant]
-                                  issue (and print) a ticket, as the staff console does
-  ticket call|recall|served|no-show --counter N
-                                  call the next ticket to counter N, call its ticket again, or
-                                  close it (calling the next one closes the current as served)
-  ticket transfer --counter N --service B
-                                  send counter N's ticket to another service's queue
-  ticket checkin CODE             check in a booked appointment (its APPT1:… code)
-  queue                           the queue: waiting per service, counters, last calls, printer
-  staff add --id ID --name NAME [--counter N] [--file FILE]
-                                  read a PIN (4–12 digits) on stdin and write the staff entry with
-                                  its bcrypt hash to FILE (the [staff] staff_file), or print it
-  sim appointment --service A [--in 10m] [--ref REF]
-                                  the simulated booking system signs an appointment code
-  sim printer paper ok|near_end|out | cover open|closed | mute on|off
-                                  change the simulated ticket printer
-  version                         print the version
-
-Flags:
-  --addr URL   onepassd's local API (default $ONEPASS_ADDR or http://127.0.0.1:8080)
-
-Exit status: 0 done, 1 the daemon refused or could not be reached, 2 bad usage.
-`
-
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
+// usageError is a command typed wrongly (exit 2 with the usage).
+type usageError = ctl.UsageError
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("onepassctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.Usage = func() { fmt.Fprint(stderr, ctl.Usage) }
 	def := os.Getenv("ONEPASS_ADDR")
 	if def == "" {
-		def = "http://127.0.0.1:8080"
+		def = api.DefaultAddr
 	}
 	addr := fs.String("addr", def, "")
 	if err := fs.Parse(args); err != nil {
@@ -116,60 +44,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	c := &client{base: strings.TrimRight(*addr, "/"), http: &http.Client{Timeout: 10 * time.Second}}
-	err := dispatch(c, fs.Args(), stdout)
-	var ue usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "onepassctl: %s\n\n", ue.msg)
-		fmt.Fprint(stderr, usage)
-		return 2
-	default:
-		fmt.Fprintln(stderr, "onepassctl:", err)
-		return 1
+	if ctl.Local(fs.Args()) {
+		return runLocal(fs.Args(), os.Stdin, stdout, stderr) // exec.go
 	}
+	c, err := api.New(*addr)
+	if err != nil {
+		return ctl.Exit(err, stderr)
+	}
+	return ctl.Exit(dispatch(context.Background(), c, fs.Args(), stdout), stderr)
 }
 
-func dispatch(c *client, args []string, stdout io.Writer) error {
+func dispatch(ctx context.Context, c *api.Client, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"no command"}
+		return usageError{Msg: "no command"}
 	}
 	switch args[0] {
 	case "status":
-		return status(c, stdout)
-	case "selftest":
-		return selftestCommand(args[1:], stdout)
-	case "thermo":
-		return thermoCommand(args[1:], stdout)
-	case "scan":
-		return scanCommand(args[1:], stdout)
-	case "trust":
-		return trustCommand(args[1:], stdout)
+		return status(ctx, c, stdout)
 	case "enroll":
-		return enrollCommand(c, args[1:], stdout)
+		return enrollCommand(ctx, c, args[1:], stdout)
 	case "sync":
-		return syncCommand(c, args[1:], stdout)
+		return syncCommand(ctx, c, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "onepassctl", version)
 		return nil
-	case "ticket", "queue", "staff":
-		return queueCommand(c, args, stdout) // ticket.go
+	case "ticket", "queue":
+		return queueCommand(ctx, c, args, stdout) // ticket.go
 	case "sim":
 		if len(args) > 1 && (args[1] == "appointment" || args[1] == "printer") {
-			return simQueueCommand(c, args[1:], stdout) // ticket.go
+			return simQueueCommand(ctx, c, args[1:], stdout) // ticket.go
 		}
-		return simCommand(c, args[1:])
+		return simCommand(ctx, c, args[1:])
 	case "sim-reader":
 		return simReaderCLI(args[1:], stdout)
 	}
-	return usageError{fmt.Sprintf("unknown command %q", args[0])}
+	return usageError{Msg: fmt.Sprintf("unknown command %q", args[0])}
 }
 
-func simCommand(c *client, args []string) error {
+func simCommand(ctx context.Context, c *api.Client, args []string) error {
 	if len(args) == 0 {
-		return usageError{"sim: which part? card, remove, temp, leave, code, set-status, fault"}
+		return usageError{Msg: "sim: which part? card, remove, temp, leave, code, set-status, fault"}
 	}
 	switch args[0] {
 	case "card":
@@ -180,59 +94,64 @@ func simCommand(c *client, args []string) error {
 		typ := fs.String("type", "", "")
 		validTo := fs.String("valid-to", "", "")
 		if err := fs.Parse(args[1:]); err != nil {
-			return usageError{"sim card: " + err.Error()}
+			return usageError{Msg: "sim card: " + err.Error()}
 		}
 		if *id == "" || *name == "" {
-			return usageError{"sim card needs --id and --name"}
+			return usageError{Msg: "sim card needs --id and --name"}
 		}
-		return c.post("/api/sim/card", map[string]string{"id": *id, "name": *name, "type": *typ, "valid_to": *validTo})
-	case "remove", "leave":
-		return c.post("/api/sim/"+args[0], struct{}{})
+		return c.SimCard(ctx, api.CardRequest{ID: *id, Name: *name, Type: *typ, ValidTo: *validTo})
+	case "remove":
+		return c.SimRemove(ctx)
+	case "leave":
+		return c.SimLeave(ctx)
 	case "temp":
 		if len(args) != 2 {
-			return usageError{"sim temp needs one temperature in °C, e.g. sim temp 36.6"}
+			return usageError{Msg: "sim temp needs one temperature in °C, e.g. sim temp 36.6"}
 		}
 		v, err := strconv.ParseFloat(strings.TrimSuffix(args[1], "C"), 64)
 		if err != nil {
-			return usageError{fmt.Sprintf("sim temp: %q is not a number", args[1])}
+			return usageError{Msg: fmt.Sprintf("sim temp: %q is not a number", args[1])}
 		}
-		return c.post("/api/sim/temp", map[string]float64{"c": v})
+		return c.SimTemp(ctx, v)
 	case "code":
 		if len(args) == 3 && args[1] == "--image" {
-			return c.postImage("/api/sim/code/image", args[2])
+			b, err := os.ReadFile(args[2])
+			if err != nil {
+				return err
+			}
+			return c.SimCodeImage(ctx, b)
 		}
 		if len(args) != 2 {
-			return usageError{"sim code needs the code's text as one argument (quote it), or --image FILE"}
+			return usageError{Msg: "sim code needs the code's text as one argument (quote it), or --image FILE"}
 		}
-		return c.post("/api/sim/code", map[string]string{"text": args[1]})
+		return c.SimCode(ctx, args[1])
 	case "set-status":
 		fs := flag.NewFlagSet("sim set-status", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		id := fs.String("id", "", "")
 		st := fs.String("status", "", "")
 		if err := fs.Parse(args[1:]); err != nil || *id == "" || *st == "" {
-			return usageError{"sim set-status needs --id and --status"}
+			return usageError{Msg: "sim set-status needs --id and --status"}
 		}
-		return c.post("/api/sim/status", map[string]string{"id": *id, "status": *st})
+		return c.SimSetStatus(ctx, api.SimStatusRequest{ID: *id, Status: *st})
 	case "fault":
 		if len(args) < 3 {
-			return usageError{"sim fault needs PART and STATE"}
+			return usageError{Msg: "sim fault needs PART and STATE"}
 		}
-		return c.post("/api/sim/fault", map[string]string{"part": args[1], "state": args[2], "reason": strings.Join(args[3:], " ")})
+		return c.SimFault(ctx, api.FaultRequest{Part: args[1], State: device.HealthState(args[2]), Reason: strings.Join(args[3:], " ")})
 	}
-	return usageError{fmt.Sprintf("sim: unknown command %q", args[0])}
+	return usageError{Msg: fmt.Sprintf("sim: unknown command %q", args[0])}
 }
 
-func status(c *client, stdout io.Writer) error {
-	var st ui.Status
-	err := c.get("/api/status", &st)
-	if errors.Is(err, errNotFound) {
+func status(ctx context.Context, c *api.Client, stdout io.Writer) error {
+	st, err := c.Status(ctx)
+	if errors.Is(err, api.ErrNotFound) {
 		// A daemon older than /api/status: its lane view carries state and health.
-		var v kiosk.View
-		if err := c.get("/api/state", &v); err != nil {
+		v, err := c.State(ctx)
+		if err != nil {
 			return err
 		}
-		st = ui.Status{Lane: v.Lane, State: v.State, Parts: v.Health}
+		st = api.Status{Lane: v.Lane, State: v.State, Parts: v.Health}
 	} else if err != nil {
 		return err
 	}
@@ -273,65 +192,4 @@ func orNever[T any](v *T, f func(T) string) string {
 		return "never"
 	}
 	return f(*v)
-}
-
-// errNotFound is a route this daemon does not have (an older version).
-var errNotFound = errors.New("onepassd does not know this request (older version?)")
-
-type client struct {
-	base string
-	http *http.Client
-}
-
-func (c *client) do(method, path string, body any) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), method, c.base+path, rd)
-	if err != nil {
-		return nil, fmt.Errorf("bad --addr: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach onepassd at %s (is it running? see --addr): %w", c.base, err)
-	}
-	if resp.StatusCode >= 300 {
-		defer resp.Body.Close()
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if resp.StatusCode == http.StatusNotFound && strings.HasPrefix(path, "/api/sim/") {
-			return nil, errors.New("onepassd is not running with --sim")
-		}
-		if resp.StatusCode == http.StatusNotFound {
-			return nil, fmt.Errorf("%w: %s", errNotFound, path)
-		}
-		return nil, fmt.Errorf("onepassd: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
-	}
-	return resp, nil
-}
-
-func (c *client) post(path string, body any) error {
-	resp, err := c.do(http.MethodPost, path, body)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	return nil
-}
-
-func (c *client) get(path string, v any) error {
-	resp, err := c.do(http.MethodGet, path, nil)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		return fmt.Errorf("onepassd answered %s with something else than JSON: %w", path, err)
-	}
-	return nil
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"onepass/drivers/idcard/idcardsim"
-	"onepass/drivers/sim"
 )
 
 const simReaderHelp = `commands (one a line; end with Ctrl-D to keep serving, Ctrl-C to stop):
@@ -49,20 +48,20 @@ func simReaderCommand(ctx context.Context, args []string, stdin io.Reader, stdou
 	readDelay := fs.Duration("read-delay", 0, "")
 	paced := fs.Bool("paced", false, "")
 	if err := fs.Parse(args); err != nil {
-		return usageError{"sim-reader: " + err.Error()}
+		return usageError{Msg: "sim-reader: " + err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("sim-reader: unexpected %q", fs.Arg(0))}
+		return usageError{Msg: fmt.Sprintf("sim-reader: unexpected %q", fs.Arg(0))}
 	}
 	if (*id == "") != (*name == "") {
-		return usageError{"sim-reader: --id and --name go together"}
+		return usageError{Msg: "sim-reader: --id and --name go together"}
 	}
 	valid := false
 	for _, b := range []int{115200, 57600, 38400, 19200, 9600} {
 		valid = valid || b == *baud
 	}
 	if !valid {
-		return usageError{fmt.Sprintf("sim-reader: --baud %d: want 115200, 57600, 38400, 19200 or 9600", *baud)}
+		return usageError{Msg: fmt.Sprintf("sim-reader: --baud %d: want 115200, 57600, 38400, 19200 or 9600", *baud)}
 	}
 	s := idcardsim.New(idcardsim.Options{Baud: *baud, FindDelay: *samDelay, SelectDelay: *samDelay, ReadDelay: *readDelay, Paced: *paced})
 	p, err := s.OpenPTY()
@@ -80,7 +79,7 @@ func simReaderCommand(ctx context.Context, args []string, stdin io.Reader, stdou
 		path = *link
 	}
 	if *id != "" {
-		s.Place(sim.CardRequest{ID: *id, Name: *name, Type: *typ}.Card(time.Now()))
+		s.Place(idcardsim.CardRequest{ID: *id, Name: *name, Type: *typ}.Card(time.Now()))
 	}
 	fmt.Fprintf(stdout, "reader simulator on %s (%d baud); configure [reader] driver = \"ga467\", port = %q\n", p.Path(), *baud, path)
 	fmt.Fprint(stdout, "type help for commands\n")
@@ -132,7 +131,7 @@ func simReaderLine(s *idcardsim.Sim, line string, out io.Writer) error {
 		if len(f) < 2 {
 			return errors.New("card [TYPE] ID NAME…")
 		}
-		c := sim.CardRequest{ID: f[0], Name: strings.Join(f[1:], " "), Type: typ}.Card(time.Now())
+		c := idcardsim.CardRequest{ID: f[0], Name: strings.Join(f[1:], " "), Type: typ}.Card(time.Now())
 		s.Place(c)
 		fmt.Fprintf(out, "card placed (%s)\n", c.Type)
 	case "remove":

@@ -6,41 +6,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"path/filepath"
 	"time"
 
-	"onepass/cmd/internal/config"
-	syncclient "onepass/sync/client"
-	"onepass/sync/store"
+	"onepass/ui/api"
 )
-
-// syncView is the body of onepassd's GET /api/sync.
-type syncView struct {
-	Enrolled    bool               `json:"enrolled"`
-	EmbeddedHub string             `json:"embedded_hub,omitempty"`
-	Status      *syncclient.Status `json:"status,omitempty"`
-	Quarantine  []struct {
-		ID     string    `json:"id"`
-		Kind   string    `json:"kind"`
-		At     time.Time `json:"at"`
-		Reason string    `json:"reason"`
-	} `json:"quarantine,omitempty"`
-}
 
 // enrollCommand: onepassctl enroll --hub URL --token T. The daemon makes the device key under
 // its data directory, gets the client certificate and starts syncing.
-func enrollCommand(c *client, args []string, stdout io.Writer) error {
+func enrollCommand(ctx context.Context, c *api.Client, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("enroll", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	hub := fs.String("hub", "", "")
 	token := fs.String("token", "", "")
 	if err := fs.Parse(args); err != nil || *hub == "" || *token == "" || fs.NArg() > 0 {
-		return usageError{"enroll needs --hub https://HOST[:PORT] and --token TOKEN"}
+		return usageError{Msg: "enroll needs --hub https://HOST[:PORT] and --token TOKEN"}
 	}
-	slow := &client{base: c.base, http: &http.Client{Timeout: 2 * time.Minute}}
-	var v syncView
-	if err := slow.postJSON("/api/sync/enroll", map[string]string{"hub": *hub, "token": *token}, &v); err != nil {
+	v, err := c.Enroll(ctx, api.EnrollRequest{Hub: *hub, Token: *token})
+	if err != nil {
 		return err
 	}
 	if v.Status != nil {
@@ -49,11 +31,8 @@ func enrollCommand(c *client, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// syncCommand: onepassctl sync [now] [--json], or sync requeue.
-func syncCommand(c *client, args []string, stdout io.Writer) error {
-	if len(args) > 0 && args[0] == "requeue" {
-		return requeueCommand(args[1:], stdout)
-	}
+// syncCommand: onepassctl sync [now] [--json] (sync requeue is local: ctl.Local).
+func syncCommand(ctx context.Context, c *api.Client, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "")
@@ -62,15 +41,16 @@ func syncCommand(c *client, args []string, stdout io.Writer) error {
 		now, args = true, args[1:]
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return usageError{"sync takes [now] [--json]"}
+		return usageError{Msg: "sync takes [now] [--json]"}
 	}
-	var v syncView
+	var v api.SyncStatus
+	var err error
 	if now {
-		slow := &client{base: c.base, http: &http.Client{Timeout: 3 * time.Minute}}
-		if err := slow.postJSON("/api/sync/now", struct{}{}, &v); err != nil {
-			return err
-		}
-	} else if err := c.get("/api/sync", &v); err != nil {
+		v, err = c.SyncNow(ctx)
+	} else {
+		v, err = c.Sync(ctx)
+	}
+	if err != nil {
 		return err
 	}
 	if *asJSON {
@@ -80,7 +60,7 @@ func syncCommand(c *client, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func printSync(w io.Writer, v syncView, now time.Time) {
+func printSync(w io.Writer, v api.SyncStatus, now time.Time) {
 	if !v.Enrolled || v.Status == nil {
 		fmt.Fprintln(w, "not enrolled: onepassctl enroll --hub URL --token T")
 		return
@@ -115,33 +95,4 @@ func printSync(w io.Writer, v syncView, now time.Time) {
 	for _, q := range v.Quarantine {
 		fmt.Fprintf(w, "quarantined  %s %s of %s: %s\n", q.Kind, q.ID, q.At.Local().Format("2006-01-02 15:04:05"), q.Reason)
 	}
-}
-
-// requeueCommand runs `onepassctl sync requeue [--config FILE] [--data DIR] [ID…]`: quarantined
-// records (refused by the platform) go back into the outbox, all of them without IDs. It works on
-// the database directly, with or without the daemon running.
-func requeueCommand(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("sync requeue", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfgPath := fs.String("config", "", "")
-	data := fs.String("data", "", "")
-	if err := fs.Parse(args); err != nil {
-		return usageError{"sync requeue: " + err.Error()}
-	}
-	cfg, err := config.FromFlags(*cfgPath, *data)
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(cfg.Data, "onepass.db"))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	n, err := db.Requeue(ctx, fs.Args()...)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%d records back in the outbox\n", n)
-	return nil
 }

@@ -1,37 +1,22 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
-	"regexp"
 	"strings"
 
-	"github.com/BurntSushi/toml"
-	"golang.org/x/crypto/bcrypt"
-
-	"onepass/cmd/internal/config"
-	"onepass/kiosk/queue"
+	"onepass/ui/api"
 )
 
-func queueCommand(c *client, args []string, stdout io.Writer) error {
-	switch args[0] {
-	case "queue":
-		return showQueue(c, stdout)
-	case "staff":
-		if len(args) < 2 || args[1] != "add" {
-			return usageError{"staff: the only command is staff add"}
-		}
-		return staffAdd(args[2:], os.Stdin, stdout)
+func queueCommand(ctx context.Context, c *api.Client, args []string, stdout io.Writer) error {
+	if args[0] == "queue" {
+		return showQueue(ctx, c, stdout)
 	}
 	if len(args) < 2 {
-		return usageError{"ticket: which? issue, call, recall, served, no-show, transfer, checkin"}
+		return usageError{Msg: "ticket: which? issue, call, recall, served, no-show, transfer, checkin"}
 	}
 	sub, rest := args[1], args[2:]
 	fs := flag.NewFlagSet("ticket "+sub, flag.ContinueOnError)
@@ -40,15 +25,15 @@ func queueCommand(c *client, args []string, stdout io.Writer) error {
 	priority := fs.String("priority", "", "")
 	counter := fs.String("counter", "", "")
 	if err := fs.Parse(rest); err != nil {
-		return usageError{"ticket " + sub + ": " + err.Error()}
+		return usageError{Msg: "ticket " + sub + ": " + err.Error()}
 	}
 	switch sub {
 	case "issue":
 		if *service == "" {
-			return usageError{"ticket issue needs --service"}
+			return usageError{Msg: "ticket issue needs --service"}
 		}
-		var is queue.Issued
-		if err := c.postJSON("/api/tickets", map[string]string{"service": *service, "priority": *priority}, &is); err != nil {
+		is, err := c.IssueTicket(ctx, api.IssueRequest{Service: *service, Priority: api.Priority(*priority)})
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s  %s  %d ahead", is.Ticket.Number, is.Ticket.ServiceName, is.Ahead)
@@ -59,13 +44,13 @@ func queueCommand(c *client, args []string, stdout io.Writer) error {
 		return nil
 	case "call", "recall", "served", "no-show", "transfer":
 		if *counter == "" {
-			return usageError{"ticket " + sub + " needs --counter"}
+			return usageError{Msg: "ticket " + sub + " needs --counter"}
 		}
 		if sub == "transfer" && *service == "" {
-			return usageError{"ticket transfer needs --service"}
+			return usageError{Msg: "ticket transfer needs --service"}
 		}
-		var t queue.Ticket
-		if err := c.postJSON("/api/tickets/"+sub, map[string]string{"counter": *counter, "service": *service}, &t); err != nil {
+		t, err := c.Counter(ctx, sub, api.CounterRequest{Counter: *counter, Service: *service})
+		if err != nil {
 			return err
 		}
 		switch sub {
@@ -79,21 +64,21 @@ func queueCommand(c *client, args []string, stdout io.Writer) error {
 		return nil
 	case "checkin":
 		if fs.NArg() != 1 {
-			return usageError{"ticket checkin needs the appointment code as one argument"}
+			return usageError{Msg: "ticket checkin needs the appointment code as one argument"}
 		}
-		var is queue.Issued
-		if err := c.postJSON("/api/tickets/checkin", map[string]string{"code": fs.Arg(0)}, &is); err != nil {
+		is, err := c.CheckIn(ctx, api.CheckInRequest{Code: fs.Arg(0)})
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s  %s  slot %s  %d ahead\n", is.Ticket.Number, is.Ticket.ServiceName, is.Ticket.Slot.Format("15:04"), is.Ahead)
 		return nil
 	}
-	return usageError{fmt.Sprintf("ticket: unknown command %q", sub)}
+	return usageError{Msg: fmt.Sprintf("ticket: unknown command %q", sub)}
 }
 
-func showQueue(c *client, stdout io.Writer) error {
-	var b queue.Board
-	if err := c.get("/api/queue", &b); err != nil {
+func showQueue(ctx context.Context, c *api.Client, stdout io.Writer) error {
+	b, err := c.Queue(ctx)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "day %s", b.Day)
@@ -130,69 +115,7 @@ func showQueue(c *client, stdout io.Writer) error {
 	return nil
 }
 
-var pinRe = regexp.MustCompile(`^[0-9]{4,12}$`)
-
-// staffAdd hashes a PIN read from stdin and writes the staff entry. The PIN is never an
-// argument, so it stays out of shell history and the process list.
-func staffAdd(args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("staff add", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	id := fs.String("id", "", "")
-	name := fs.String("name", "", "")
-	counter := fs.String("counter", "", "")
-	file := fs.String("file", "", "")
-	if err := fs.Parse(args); err != nil {
-		return usageError{"staff add: " + err.Error()}
-	}
-	if *id == "" || *name == "" {
-		return usageError{"staff add needs --id and --name"}
-	}
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("read the PIN from stdin: %w", err)
-	}
-	pin := strings.TrimSpace(line)
-	if !pinRe.MatchString(pin) {
-		return usageError{"staff add: give the PIN (4–12 digits) on stdin, e.g. read -rs PIN; echo \"$PIN\" | onepassctl staff add …"}
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(pin), bcrypt.DefaultCost)
-	if err != nil {
-		return fmt.Errorf("hash the PIN: %w", err)
-	}
-	u := config.StaffUser{ID: *id, Name: *name, Counter: *counter, PINHash: string(hash)}
-	var buf bytes.Buffer
-	if err := toml.NewEncoder(&buf).Encode(config.StaffFile{Staff: []config.StaffUser{u}}); err != nil {
-		return err
-	}
-	if *file == "" {
-		_, err := stdout.Write(buf.Bytes())
-		return err
-	}
-	if existing, err := config.ReadStaffFile(*file); err == nil {
-		for _, e := range existing {
-			if e.ID == *id {
-				return fmt.Errorf("staff %s is already in %s: edit the file to change the PIN", *id, *file)
-			}
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	f, err := os.OpenFile(*file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append([]byte("\n"), buf.Bytes()...)); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "staff %s added to %s; restart onepassd to apply\n", *id, *file)
-	return nil
-}
-
-func simQueueCommand(c *client, args []string, stdout io.Writer) error {
+func simQueueCommand(ctx context.Context, c *api.Client, args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "appointment":
 		fs := flag.NewFlagSet("sim appointment", flag.ContinueOnError)
@@ -201,50 +124,31 @@ func simQueueCommand(c *client, args []string, stdout io.Writer) error {
 		in := fs.String("in", "", "")
 		ref := fs.String("ref", "", "")
 		if err := fs.Parse(args[1:]); err != nil || *service == "" {
-			return usageError{"sim appointment needs --service"}
+			return usageError{Msg: "sim appointment needs --service"}
 		}
-		var out struct {
-			Code string `json:"code"`
-		}
-		if err := c.postJSON("/api/sim/appointment", map[string]string{"service": *service, "in": *in, "ref": *ref}, &out); err != nil {
+		out, err := c.SimAppointment(ctx, api.AppointmentRequest{Service: *service, In: *in, Ref: *ref})
+		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, out.Code)
 		return nil
 	case "printer":
 		if len(args) != 3 {
-			return usageError{"sim printer paper ok|near_end|out, cover open|closed, or mute on|off"}
+			return usageError{Msg: "sim printer paper ok|near_end|out, cover open|closed, or mute on|off"}
 		}
-		body := map[string]any{}
+		var pc api.PrinterControl
 		switch args[1] {
-		case "paper", "cover":
-			body[args[1]] = args[2]
+		case "paper":
+			pc.Paper = args[2]
+		case "cover":
+			pc.Cover = args[2]
 		case "mute":
-			body["mute"] = args[2] == "on"
+			on := args[2] == "on"
+			pc.Mute = &on
 		default:
-			return usageError{fmt.Sprintf("sim printer: unknown setting %q", args[1])}
+			return usageError{Msg: fmt.Sprintf("sim printer: unknown setting %q", args[1])}
 		}
-		return c.post("/api/sim/printer", body)
+		return c.SimPrinterControl(ctx, pc)
 	}
-	return usageError{fmt.Sprintf("sim: unknown command %q", args[0])}
+	return usageError{Msg: fmt.Sprintf("sim: unknown command %q", args[0])}
 }
-
-// postJSON posts body and decodes the answer into out.
-func (c *client) postJSON(path string, body, out any) error {
-	resp, err := c.do(http.MethodPost, path, body)
-	if err != nil {
-		var qe queue.Error
-		if m := qerrRe.FindStringSubmatch(err.Error()); m != nil && json.Unmarshal([]byte(m[1]), &qe) == nil && qe.Zh != "" {
-			return fmt.Errorf("onepassd refused: %s (%s)", qe.Zh, qe.En)
-		}
-		return err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("onepassd answered %s with something else than JSON: %w", path, err)
-	}
-	return nil
-}
-
-// qerrRe finds a queue refusal's JSON in the client's error text.
-var qerrRe = regexp.MustCompile(`(\{"error":.*\})`)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -53,6 +52,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if code, ok := runCtl(args, stdout, stderr); ok { // onepassctl's local commands (ctl.go)
+		return code
+	}
 	fs := flag.NewFlagSet("onepassd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintf(stderr, usage, config.DefaultPath) }
@@ -161,18 +163,14 @@ func serve(ctx context.Context, cfg config.Config, simulate bool, stdout io.Writ
 	lane := kiosk.New(kcfg, parts, opts)
 	syn.attach(ctx, lane, kcfg.Policy)
 
-	extra := map[string]http.Handler{}
+	uo := ui.Options{Addr: cfg.Listen, Logger: logger, Sync: syncAPI{syn},
+		Status: statusFunc(started, db, opts.Replica, clock)}
 	if rig != nil {
-		extra["/api/sim/"] = rig.Handler()
-		extra["GET /api/sim"] = rig.Handler() // the simulator's state (signal outputs, tickets); "/api/sim/" alone redirects it away
-		extra["POST /api/sim/code/image"] = simImageHandler(rig)
+		uo.Sim.Rig = simRig{rig}
 		if syn.hub != nil {
-			extra["POST /api/sim/status"] = syn.simStatusHandler()
+			uo.Sim.Platform = syn // the embedded hub sets statuses
 		}
 	}
-	syn.handlers(extra)
-	uo := ui.Options{Addr: cfg.Listen, Extra: extra, Logger: logger,
-		Status: statusFunc(started, db, opts.Replica, clock)}
 	qs.apply(&uo, lane) // queue tickets, staff console, hall screen (queue.go)
 	srv := ui.New(lane, uo)
 	front.Ready(srv.Handler())

@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -21,6 +19,7 @@ import (
 	"onepass/kiosk/queue"
 	"onepass/sync/store"
 	"onepass/ui"
+	"onepass/ui/api"
 )
 
 // queueSetup is the hall's queue in the daemon: the queue itself, the staff console's logins,
@@ -99,18 +98,13 @@ func (qs *queueSetup) apply(o *ui.Options, lane *kiosk.Lane) {
 	if qs == nil {
 		return
 	}
-	o.Queue, o.Staff, o.Manual, o.Visits = qs.q, qs.staff, lane, qs.db
+	o.Queue, o.Staff, o.Manual, o.Visits = qs.q, qs.staff, lane, storeVisits{qs.db}
 	qs.lane = lane
-	if o.Extra == nil {
-		o.Extra = map[string]http.Handler{}
-	}
 	if p, ok := qs.printer.(*sim.PTYPrinter); ok {
-		h := p.Handler("/api/sim/printer")
-		o.Extra["/api/sim/printer"] = h
-		o.Extra["/api/sim/printer/"] = h
+		o.Sim.Printer = simPrinter{p}
 	}
 	if qs.apptKey != nil {
-		o.Extra["POST /api/sim/appointment"] = http.HandlerFunc(qs.simAppointment)
+		o.Sim.Booking = qs
 	}
 }
 
@@ -177,26 +171,15 @@ func (qs *queueSetup) checkInAtKiosk(ctx context.Context, code string) {
 	qs.log.Info("appointment checked in at the kiosk", "ticket", is.Ticket.Number)
 }
 
-// simAppointment signs an appointment code as a booking system would: POST {"service": "A",
-// "ref": "BK-1", "in": "10m"} → {"code": "APPT1:…"}; the slot starts "in" from now (default now).
-func (qs *queueSetup) simAppointment(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Service string `json:"service"`
-		Ref     string `json:"ref"`
-		In      string `json:"in"`
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		http.Error(w, "appointment: bad request body: "+err.Error(), http.StatusBadRequest)
-		return
-	}
+// Appointment signs an appointment code as a booking system would (POST /api/sim/appointment):
+// {"service": "A", "ref": "BK-1", "in": "10m"} → {"code": "APPT1:…"}; the slot starts "in" from
+// now (default now). Every error is a bad request.
+func (qs *queueSetup) Appointment(_ context.Context, req api.AppointmentRequest) (api.Appointment, error) {
 	in := time.Duration(0)
 	if req.In != "" {
 		d, err := time.ParseDuration(req.In)
 		if err != nil {
-			http.Error(w, fmt.Sprintf("appointment: in %q: want a duration like 10m", req.In), http.StatusBadRequest)
-			return
+			return api.Appointment{}, fmt.Errorf("appointment: in %q: want a duration like 10m", req.In)
 		}
 		in = d
 	}
@@ -210,9 +193,7 @@ func (qs *queueSetup) simAppointment(w http.ResponseWriter, r *http.Request) {
 	slot := time.Now().Add(in).Truncate(time.Minute)
 	code, err := queue.SignAppointment(qs.apptKey, queue.Appointment{Ref: req.Ref, Service: req.Service, Slot: slot, Length: 30 * time.Minute}, loc)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		return api.Appointment{}, err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{"code": code})
+	return api.Appointment{Code: code}, nil
 }

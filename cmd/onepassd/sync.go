@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -27,6 +26,8 @@ import (
 	"onepass/sync/hub"
 	"onepass/sync/store"
 	"onepass/sync/wire"
+	"onepass/ui"
+	"onepass/ui/api"
 )
 
 // syncer runs sync/client inside the daemon once the kiosk is enrolled, and in --sim also the
@@ -351,28 +352,15 @@ func (s *syncer) Health() device.Health {
 	return device.Health{State: device.HealthState(h.State), Reason: h.Reason, Since: h.Since}
 }
 
-// SyncStatus is the body of GET /api/sync.
-type SyncStatus struct {
-	Enrolled    bool           `json:"enrolled"`
-	EmbeddedHub string         `json:"embedded_hub,omitempty"`
-	Status      *client.Status `json:"status,omitempty"`
-	// Quarantine lists the latest records the hub refused for good (kept, never uploaded again).
-	Quarantine []Quarantined `json:"quarantine,omitempty"`
-}
-
-// Quarantined is one refused record as the technician sees it.
-type Quarantined struct {
-	ID     string    `json:"id"`
-	Kind   string    `json:"kind"`
-	At     time.Time `json:"at"`
-	Reason string    `json:"reason"`
-}
-
-func (s *syncer) status(ctx context.Context) SyncStatus {
-	st := SyncStatus{EmbeddedHub: s.hubURL}
+// status is the body of GET /api/sync.
+func (s *syncer) status(ctx context.Context) api.SyncStatus {
+	st := api.SyncStatus{EmbeddedHub: s.hubURL}
 	if c := s.client(); c != nil {
-		cs := c.Status()
-		st.Enrolled, st.Status = true, &cs
+		cs, err := apiSyncClient(c.Status())
+		if err != nil {
+			s.log.Warn("sync status", "err", err)
+		}
+		st.Enrolled, st.Status = true, cs
 	}
 	if s.db != nil {
 		qs, err := s.db.QuarantinedRecords(ctx, 20)
@@ -380,55 +368,14 @@ func (s *syncer) status(ctx context.Context) SyncStatus {
 			s.log.Warn("quarantine list", "err", err)
 		}
 		for _, q := range qs {
-			st.Quarantine = append(st.Quarantine, Quarantined{ID: q.ID, Kind: q.Kind, At: q.At, Reason: q.Reason})
+			st.Quarantine = append(st.Quarantine, api.Quarantined{ID: q.ID, Kind: q.Kind, At: q.At, Reason: q.Reason})
 		}
 	}
 	return st
 }
 
-// EnrollRequest is the body of POST /api/sync/enroll.
-type EnrollRequest struct {
-	Hub   string `json:"hub"`
-	Token string `json:"token"`
-}
-
-// handlers are the daemon's sync API, mounted next to the UI's.
-func (s *syncer) handlers(extra map[string]http.Handler) {
-	extra["GET /api/sync"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.status(r.Context()))
-	})
-	extra["POST /api/sync/now"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := s.client()
-		if c == nil {
-			http.Error(w, "not enrolled: onepassctl enroll --hub URL --token T", http.StatusConflict)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
-		defer cancel()
-		if err := c.SyncNow(ctx); err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		writeJSON(w, http.StatusOK, s.status(r.Context()))
-	})
-	extra["POST /api/sync/enroll"] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req EnrollRequest
-		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil || req.Hub == "" || req.Token == "" {
-			http.Error(w, "want {\"hub\": \"https://…\", \"token\": \"…\"}", http.StatusBadRequest)
-			return
-		}
-		if err := s.enroll(r.Context(), req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		writeJSON(w, http.StatusOK, s.status(r.Context()))
-	})
-}
-
 // enroll enrolls the kiosk (replacing an earlier enrollment) and starts syncing.
-func (s *syncer) enroll(ctx context.Context, req EnrollRequest) error {
+func (s *syncer) enroll(ctx context.Context, req api.EnrollRequest) error {
 	if s.db == nil {
 		return errors.New("no database: fix the data directory first")
 	}
@@ -450,49 +397,24 @@ func (s *syncer) enroll(ctx context.Context, req EnrollRequest) error {
 	return nil
 }
 
-// simStatusHandler serves POST /api/sim/status: `onepassctl sim set-status` sets the status at
-// the embedded hub, as the platform's operators do, and waits until the kiosk pulled it through a
+// SetStatus serves POST /api/sim/status: `onepassctl sim set-status` sets the status at the
+// embedded hub, as the platform's operators do, and returns once the kiosk pulled it through a
 // signed delta.
-func (s *syncer) simStatusHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req SimStatusRequest
-		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<16))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			http.Error(w, "bad request body: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		st, err := hub.ParseStatus(req.Status)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		ct := identity.CertType(req.Type)
-		if _, err := s.hub.SetStatus(r.Context(), hub.PersonRef{Type: ct, Number: req.ID}, st, "sim", 24*time.Hour); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		c := s.client()
-		if c == nil {
-			http.Error(w, "the kiosk is not enrolled with the embedded hub", http.StatusConflict)
-			return
-		}
-		if err := c.Pull(r.Context()); err != nil {
-			http.Error(w, "the hub has the status but the kiosk could not pull it: "+err.Error(), http.StatusBadGateway)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
+func (s *syncer) SetStatus(ctx context.Context, req api.SimStatusRequest) error {
+	st, err := hub.ParseStatus(req.Status)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+		return err // 400
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	w.Write(append(b, '\n'))
+	ct := identity.CertType(req.Type)
+	if _, err := s.hub.SetStatus(ctx, hub.PersonRef{Type: ct, Number: req.ID}, st, "sim", 24*time.Hour); err != nil {
+		return err // 400
+	}
+	c := s.client()
+	if c == nil {
+		return ui.WithStatus(http.StatusConflict, errors.New("the kiosk is not enrolled with the embedded hub"))
+	}
+	if err := c.Pull(ctx); err != nil {
+		return ui.WithStatus(http.StatusBadGateway, errors.New("the hub has the status but the kiosk could not pull it: "+err.Error()))
+	}
+	return nil
 }

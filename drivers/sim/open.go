@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -293,9 +292,11 @@ func (p *PTYPrinter) Fault(st device.HealthState) {
 	}
 }
 
-// Handler is the printer simulator's control and view (what it printed, the last ticket as a
-// picture), for the daemon to mount under prefix.
-func (p *PTYPrinter) Handler(prefix string) http.Handler { return p.sim.Handler(prefix, p.render) }
+// Simulator is the printer simulator on the far end of the pty (what it printed, paper and cover).
+func (p *PTYPrinter) Simulator() *escpossim.Sim { return p.sim }
+
+// Renderer draws the simulator's tickets as pictures.
+func (p *PTYPrinter) Renderer() *escpossim.Renderer { return p.render }
 
 // Close closes the driver, then the simulator.
 func (p *PTYPrinter) Close() error {

@@ -2,10 +2,8 @@ package sim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -65,13 +63,13 @@ func TestReaderIsTheRealDriver(t *testing.T) {
 		}
 		return c
 	}
-	rig.Cards.Place(CardRequest{ID: "110101199003074477", Name: "张三"}.Card(time.Now()))
+	rig.Cards.Place(idcardsim.CardRequest{ID: "110101199003074477", Name: "张三"}.Card(time.Now()))
 	c := next()
 	if c.Type != device.CardResident || c.Name != "张三" || c.Number != "110101199003074477" || c.Sex != "男" ||
 		c.Nation != "汉" || c.Birth != "19900307" || len(c.Raw) != 256 || len(c.Photo) != 1024 || !strings.HasPrefix(c.Reader, "ga467:/dev/pts/") {
 		t.Errorf("card %#v", c)
 	}
-	rig.Cards.Place(CardRequest{ID: "810000199001010019", Name: "陈大文", Type: "hkmotw", ValidTo: "长期"}.Card(time.Now()))
+	rig.Cards.Place(idcardsim.CardRequest{ID: "810000199001010019", Name: "陈大文", Type: "hkmotw", ValidTo: "长期"}.Card(time.Now()))
 	if c := next(); c.Type != device.CardHKMOTW || c.Number != "810000199001010019" || c.ValidTo != "长期" {
 		t.Errorf("permit %#v", c)
 	}
@@ -86,7 +84,7 @@ func TestReaderIsTheRealDriver(t *testing.T) {
 	rig.Fault("reader", device.Health{State: device.OK})
 	eventually(t, "the driver recovers", func() bool { return r.Health().State == device.OK })
 	rig.Cards.Remove()
-	rig.Cards.Place(CardRequest{ID: "11010519491231002X", Name: "王五"}.Card(time.Now()))
+	rig.Cards.Place(idcardsim.CardRequest{ID: "11010519491231002X", Name: "王五"}.Card(time.Now()))
 	if c := next(); c.Number != "11010519491231002X" {
 		t.Errorf("after recovery: %#v", c)
 	}
@@ -163,15 +161,7 @@ func TestSignalReadsThePins(t *testing.T) {
 func TestPrinterFaultSetsThePaper(t *testing.T) {
 	rig, p := open(t, Config{Printer: true})
 	pr := p.Printer.(*PTYPrinter)
-	paper := func() string {
-		rec := httptest.NewRecorder()
-		pr.Handler("/p").ServeHTTP(rec, httptest.NewRequest("GET", "/p", nil))
-		var st escpossim.State
-		if err := json.NewDecoder(rec.Body).Decode(&st); err != nil {
-			t.Fatalf("printer state: %v (%s)", err, rec.Body)
-		}
-		return string(st.Paper)
-	}
+	paper := func() string { return string(pr.Simulator().Snapshot().Paper) }
 	for _, tt := range []struct {
 		state device.HealthState
 		paper string

@@ -3,56 +3,35 @@ package sim
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"onepass/device"
+	"onepass/drivers/idcard/idcardsim"
 )
 
-func post(t *testing.T, h http.Handler, path, body string) *httptest.ResponseRecorder {
-	t.Helper()
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
-	return w
-}
-
-func TestHandler(t *testing.T) {
+// TestRig: the rig's commands reach its parts (the HTTP routes are ui's, tested there).
+func TestRig(t *testing.T) {
 	rig := NewRig()
-	h := rig.Handler()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 
-	if w := post(t, h, "/api/sim/card", `{"id":"110101199003074477","name":"张三"}`); w.Code != http.StatusNoContent {
-		t.Fatalf("card: %d %s", w.Code, w.Body)
-	}
+	rig.Cards.Place(idcardsim.CardRequest{ID: "110101199003074477", Name: "张三"}.Card(time.Now()))
 	c, err := rig.Reader.Next(ctx)
 	if err != nil || c.Number != "110101199003074477" || c.Birth != "19900307" || c.Type != device.CardResident || c.ValidTo == "" {
 		t.Fatalf("card read: %+v %v", c, err)
 	}
-	if w := post(t, h, "/api/sim/code", `{"text":"JKM1:ABC"}`); w.Code != http.StatusNoContent {
-		t.Fatalf("code: %d", w.Code)
-	}
+	rig.Codes.Show("JKM1:ABC")
 	if s, err := rig.Scanner.Next(ctx); err != nil || s.Text != "JKM1:ABC" {
 		t.Fatalf("scan: %+v %v", s, err)
 	}
-	for _, bad := range []struct{ path, body string }{
-		{"/api/sim/card", `{"name":"x"}`},
-		{"/api/sim/card", `{"id":"1","nmae":"x"}`},
-		{"/api/sim/temp", `{"c":500}`},
-		{"/api/sim/temp", `not json`},
-		{"/api/sim/code", `{"text":""}`},
-		{"/api/sim/fault", `{"part":"toaster","state":"down"}`},
-		{"/api/sim/fault", `{"part":"reader","state":"broken"}`},
-	} {
-		if w := post(t, h, bad.path, bad.body); w.Code != http.StatusBadRequest {
-			t.Errorf("%s %s: %d, want 400", bad.path, bad.body, w.Code)
+	for _, bad := range []struct{ part, state string }{{"toaster", "down"}, {"reader", "broken"}} {
+		if err := rig.Fault(bad.part, device.Health{State: device.HealthState(bad.state)}); err == nil {
+			t.Errorf("fault %s %s accepted", bad.part, bad.state)
 		}
 	}
-	if w := post(t, h, "/api/sim/fault", `{"part":"reader","state":"down","reason":"port gone"}`); w.Code != http.StatusNoContent {
-		t.Fatalf("fault: %d", w.Code)
+	if err := rig.Fault("reader", device.Health{State: device.Down, Reason: "port gone"}); err != nil {
+		t.Fatalf("fault: %v", err)
 	}
 	if hl := rig.Reader.Health(); hl.State != device.Down || hl.Reason != "port gone" {
 		t.Errorf("health: %+v", hl)

@@ -2,11 +2,9 @@ package escpossim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -201,7 +199,7 @@ func (p *PTY) Sim() *Sim { return p.sim }
 // Close unplugs the printer: the tty goes away.
 func (p *PTY) Close() error { return p.line.Close() }
 
-// State is the answer of GET on the simulator's handler.
+// State is what the simulator did and how it stands (Snapshot).
 type State struct {
 	Paper    Paper     `json:"paper"`
 	Cover    string    `json:"cover"`
@@ -213,72 +211,47 @@ type State struct {
 	At       time.Time `json:"at"`
 }
 
-// Control is the body of POST: change the paper, the cover or the status answers.
+// Control changes the paper, the cover or the status answers (Apply).
 type Control struct {
 	Paper Paper  `json:"paper,omitempty"` // ok, near_end, out
 	Cover string `json:"cover,omitempty"` // open, closed
 	Mute  *bool  `json:"mute,omitempty"`
 }
 
-// Handler serves the simulator's controls under prefix (e.g. "/api/sim/printer"): GET prefix
-// (state), POST prefix (Control), GET prefix/last.png (the last ticket as the printer printed it).
-func (s *Sim) Handler(prefix string, r *Renderer) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+prefix, func(w http.ResponseWriter, _ *http.Request) {
-		s.mu.Lock()
-		st := State{Paper: s.paper, Cover: map[bool]string{true: "open", false: "closed"}[s.cover], Mute: s.mute,
-			Printed: len(s.receipts), BytesIn: s.bytesIn, At: time.Now()}
-		if n := len(s.receipts); n > 0 {
-			last := s.receipts[n-1]
-			st.Last, st.LastText = &last, last.Lines()
-		}
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(st)
-	})
-	mux.HandleFunc("POST "+prefix, func(w http.ResponseWriter, req *http.Request) {
-		var c Control
-		dec := json.NewDecoder(io.LimitReader(req.Body, 4096))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			http.Error(w, "printer: bad request body: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		switch c.Paper {
-		case "":
-		case PaperOK, PaperNearEnd, PaperOut:
-			s.SetPaper(c.Paper)
-		default:
-			http.Error(w, fmt.Sprintf("printer: paper %q: want ok, near_end or out", c.Paper), http.StatusBadRequest)
-			return
-		}
-		switch c.Cover {
-		case "":
-		case "open", "closed":
-			s.SetCover(c.Cover == "open")
-		default:
-			http.Error(w, fmt.Sprintf("printer: cover %q: want open or closed", c.Cover), http.StatusBadRequest)
-			return
-		}
-		if c.Mute != nil {
-			s.SetMute(*c.Mute)
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET "+prefix+"/last.png", func(w http.ResponseWriter, _ *http.Request) {
-		rs := s.Receipts()
-		if len(rs) == 0 {
-			http.Error(w, "printer: nothing printed yet", http.StatusNotFound)
-			return
-		}
-		png, err := r.PNG(rs[len(rs)-1])
-		if err != nil {
-			http.Error(w, "printer: render: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "image/png")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Write(png)
-	})
-	return mux
+// Snapshot returns the simulator's state (GET /api/sim/printer in onepassd --sim).
+func (s *Sim) Snapshot() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := State{Paper: s.paper, Cover: map[bool]string{true: "open", false: "closed"}[s.cover], Mute: s.mute,
+		Printed: len(s.receipts), BytesIn: s.bytesIn, At: time.Now()}
+	if n := len(s.receipts); n > 0 {
+		last := s.receipts[n-1]
+		st.Last, st.LastText = &last, last.Lines()
+	}
+	return st
+}
+
+// Apply changes the paper, the cover or the status answers; it refuses an unknown value and
+// then changes nothing.
+func (s *Sim) Apply(c Control) error {
+	switch c.Paper {
+	case "", PaperOK, PaperNearEnd, PaperOut:
+	default:
+		return fmt.Errorf("printer: paper %q: want ok, near_end or out", c.Paper)
+	}
+	switch c.Cover {
+	case "", "open", "closed":
+	default:
+		return fmt.Errorf("printer: cover %q: want open or closed", c.Cover)
+	}
+	if c.Paper != "" {
+		s.SetPaper(c.Paper)
+	}
+	if c.Cover != "" {
+		s.SetCover(c.Cover == "open")
+	}
+	if c.Mute != nil {
+		s.SetMute(*c.Mute)
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package local
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"onepass/cmd/internal/ctl"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -52,7 +53,7 @@ var errSelfTestFailed = errors.New("self-test failed")
 // selftestCommand runs `onepassctl selftest [--sim] [--json] [--config FILE] [--data DIR]`: it opens
 // every configured part itself through the driver registry, so it needs no daemon (and must not
 // run beside one that holds the same devices).
-func selftestCommand(args []string, stdout io.Writer) error {
+func selftestCommand(args []string, version string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("selftest", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	simulate := fs.Bool("sim", false, "")
@@ -60,15 +61,15 @@ func selftestCommand(args []string, stdout io.Writer) error {
 	cfgPath := fs.String("config", "", "")
 	data := fs.String("data", "", "")
 	if err := fs.Parse(args); err != nil {
-		return usageError{"selftest: " + err.Error()}
+		return ctl.UsageError{Msg: "selftest: " + err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("selftest: unexpected argument %q", fs.Arg(0))}
+		return ctl.UsageError{Msg: fmt.Sprintf("selftest: unexpected argument %q", fs.Arg(0))}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	report, err := runSelfTest(ctx, *cfgPath, *data, *simulate)
+	report, err := runSelfTest(ctx, version, *cfgPath, *data, *simulate)
 	if err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func selftestCommand(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func runSelfTest(ctx context.Context, cfgPath, data string, simulate bool) (selftest.Report, error) {
+func runSelfTest(ctx context.Context, version, cfgPath, data string, simulate bool) (selftest.Report, error) {
 	cfg, err := config.FromFlags(cfgPath, data)
 	if err != nil {
 		// A broken configuration is the first thing the technician must see, in the same report.

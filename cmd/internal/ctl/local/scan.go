@@ -1,15 +1,13 @@
-package main
+package local
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"net/http"
-	"os"
+	"onepass/cmd/internal/ctl"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -44,7 +42,7 @@ func scanCommand(args []string, stdout io.Writer) error {
 			asJSON = true
 		case a == "--models" || a == "-models":
 			if i+1 == len(args) {
-				return usageError{"scan: --models needs a folder (or none)"}
+				return ctl.UsageError{Msg: "scan: --models needs a folder (or none)"}
 			}
 			i++
 			models = args[i]
@@ -54,13 +52,13 @@ func scanCommand(args []string, stdout io.Writer) error {
 			files = append(files, args[i+1:]...)
 			i = len(args)
 		case strings.HasPrefix(a, "-") && a != "-":
-			return usageError{fmt.Sprintf("scan: unknown flag %s", a)}
+			return ctl.UsageError{Msg: fmt.Sprintf("scan: unknown flag %s", a)}
 		default:
 			files = append(files, a)
 		}
 	}
 	if len(files) == 0 {
-		return usageError{"scan needs at least one image or video file"}
+		return ctl.UsageError{Msg: "scan needs at least one image or video file"}
 	}
 	camera.SetThreads(1) // as in the daemon, so the times are the kiosk's
 	dec, err := camera.NewDecoder(camera.ResolveModels(models))
@@ -107,32 +105,6 @@ func scanCommand(args []string, stdout io.Writer) error {
 	}
 	if failed {
 		return errScanFailed
-	}
-	return nil
-}
-
-// postImage sends a picture file as the request body.
-func (c *client) postImage(path, file string) error {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, c.base+path, bytes.NewReader(b))
-	if err != nil {
-		return fmt.Errorf("bad --addr: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/octet-stream")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach onepassd at %s (is it running? see --addr): %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return errors.New("onepassd is not running with --sim")
-	}
-	if resp.StatusCode >= 300 {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("onepassd: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
 	}
 	return nil
 }

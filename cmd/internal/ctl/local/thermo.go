@@ -1,10 +1,11 @@
-package main
+package local
 
 import (
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"onepass/cmd/internal/ctl"
 	"slices"
 	"strconv"
 	"time"
@@ -20,7 +21,7 @@ import (
 // sensor's EEPROM.
 func thermoCommand(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"thermo: which command? emissivity, read"}
+		return ctl.UsageError{Msg: "thermo: which command? emissivity, read"}
 	}
 	fs := flag.NewFlagSet("thermo "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -31,13 +32,13 @@ func thermoCommand(args []string, stdout io.Writer) error {
 	case "emissivity":
 		set := fs.String("set", "", "")
 		if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
-			return usageError{"thermo emissivity [--bus B] [--address A] [--set E]: " + flagErr(err, fs)}
+			return ctl.UsageError{Msg: "thermo emissivity [--bus B] [--address A] [--set E]: " + flagErr(err, fs)}
 		}
 		var e float64
 		if *set != "" {
 			v, err := strconv.ParseFloat(*set, 64)
 			if err != nil || v < 0.1 || v > 1 {
-				return usageError{fmt.Sprintf("thermo emissivity --set %q: want a number from 0.1 to 1.0", *set)}
+				return ctl.UsageError{Msg: fmt.Sprintf("thermo emissivity --set %q: want a number from 0.1 to 1.0", *set)}
 			}
 			e = v
 		}
@@ -52,13 +53,13 @@ func thermoCommand(args []string, stdout io.Writer) error {
 		every := fs.Duration("interval", 250*time.Millisecond, "")
 		ref := fs.String("reference", "", "")
 		if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || *samples < 1 || *samples > 1000 || *every < 0 {
-			return usageError{"thermo read [--bus B] [--address A] [--samples N] [--interval D] [--reference C]: " + flagErr(err, fs)}
+			return ctl.UsageError{Msg: "thermo read [--bus B] [--address A] [--samples N] [--interval D] [--reference C]: " + flagErr(err, fs)}
 		}
 		var refC *float64
 		if *ref != "" {
 			v, err := strconv.ParseFloat(*ref, 64)
 			if err != nil || v < 0 || v > 100 {
-				return usageError{fmt.Sprintf("thermo read --reference %q: want the reference source's temperature in °C", *ref)}
+				return ctl.UsageError{Msg: fmt.Sprintf("thermo read --reference %q: want the reference source's temperature in °C", *ref)}
 			}
 			refC = &v
 		}
@@ -69,7 +70,7 @@ func thermoCommand(args []string, stdout io.Writer) error {
 		defer closeBus()
 		return calibrationRead(d, *samples, *every, refC, stdout)
 	}
-	return usageError{fmt.Sprintf("thermo: unknown command %q (emissivity, read)", args[0])}
+	return ctl.UsageError{Msg: fmt.Sprintf("thermo: unknown command %q (emissivity, read)", args[0])}
 }
 
 func flagErr(err error, fs *flag.FlagSet) string {

@@ -1,4 +1,4 @@
-package main
+package local
 
 // The drivers `onepassctl selftest` can open: exactly those onepassd ships (cmd/onepassd/drivers.go),
 // one blank import per line. TestDriversMatchDaemon fails when the two lists differ.

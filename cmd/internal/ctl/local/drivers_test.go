@@ -1,4 +1,4 @@
-package main
+package local
 
 import (
 	"errors"
@@ -34,16 +34,16 @@ func blankImports(t *testing.T, path string) []string {
 // TestDriversMatchDaemon: selftest must open every part the daemon can, so a driver added to the
 // daemon is added here too (the message says which line).
 func TestDriversMatchDaemon(t *testing.T) {
-	daemon := blankImports(t, "../onepassd/drivers.go")
+	daemon := blankImports(t, "../../../onepassd/drivers.go")
 	ctl := blankImports(t, "drivers.go")
 	for _, p := range daemon {
 		if !slices.Contains(ctl, p) {
-			t.Errorf("onepassd ships driver %s but onepassctl selftest cannot open it: add `_ %q` to cmd/onepassctl/drivers.go", p, p)
+			t.Errorf("onepassd ships driver %s but onepassctl selftest cannot open it: add `_ %q` to cmd/internal/ctl/local/drivers.go", p, p)
 		}
 	}
 	for _, p := range ctl {
 		if !slices.Contains(daemon, p) {
-			t.Errorf("onepassctl imports driver %s that onepassd does not ship: remove it from cmd/onepassctl/drivers.go or add it to cmd/onepassd/drivers.go", p)
+			t.Errorf("onepassctl imports driver %s that onepassd does not ship: remove it from cmd/internal/ctl/local/drivers.go or add it to cmd/onepassd/drivers.go", p)
 		}
 	}
 }

@@ -1,10 +1,11 @@
-package main
+package local
 
 import (
 	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
+	"onepass/cmd/internal/ctl"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,7 +73,7 @@ func TestTrustImport(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "[trust] root") {
 		t.Errorf("no root configured: %v", err)
 	}
-	var ue usageError
+	var ue ctl.UsageError
 	if err := trustCommand([]string{"export"}, &out2); !errors.As(err, &ue) {
 		t.Errorf("trust export: %v, want usage", err)
 	}

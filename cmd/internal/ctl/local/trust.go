@@ -1,4 +1,4 @@
-package main
+package local
 
 import (
 	"cmp"
@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"onepass/cmd/internal/ctl"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,7 @@ import (
 // no restart; sync delivers later lists the same way.
 func trustCommand(args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "import" {
-		return usageError{"trust: the command is trust import FILE"}
+		return ctl.UsageError{Msg: "trust: the command is trust import FILE"}
 	}
 	fs := flag.NewFlagSet("trust import", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -32,18 +33,18 @@ func trustCommand(args []string, stdout io.Writer) error {
 	rest := args[1:]
 	for len(rest) > 0 {
 		if err := fs.Parse(rest); err != nil {
-			return usageError{"trust import: " + err.Error()}
+			return ctl.UsageError{Msg: "trust import: " + err.Error()}
 		}
 		if fs.NArg() == 0 {
 			break
 		}
 		if file != "" {
-			return usageError{fmt.Sprintf("trust import: one file only (%q and %q)", file, fs.Arg(0))}
+			return ctl.UsageError{Msg: fmt.Sprintf("trust import: one file only (%q and %q)", file, fs.Arg(0))}
 		}
 		file, rest = fs.Arg(0), fs.Args()[1:]
 	}
 	if file == "" {
-		return usageError{"trust import needs the trust-list document FILE"}
+		return ctl.UsageError{Msg: "trust import needs the trust-list document FILE"}
 	}
 	cfg, err := config.FromFlags(*cfgPath, *data)
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package local
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 )
 
 // The real photos kept beside the project (never copied into it).
-const samplePhotos = "../../../shared/testdata/qr"
+const samplePhotos = "../../../../../shared/testdata/qr"
 
 // samples lists the photos with their expected texts and the code-free photos.
 func samples(tb testing.TB) (files []string, want map[string]string, empty []string) {
@@ -105,8 +105,8 @@ func BenchmarkScanVsZbar(b *testing.B) {
 		"onepassctl-models=none": func() map[string][]string { return ourScan(b, "none", all) },
 		"zbarimg":                func() map[string][]string { return zbarScan(b, all) },
 	}
-	if _, err := os.Stat("../../../shared/models/wechat_qrcode"); err == nil {
-		setups["onepassctl-models=cnn"] = func() map[string][]string { return ourScan(b, "../../../shared/models/wechat_qrcode", all) }
+	if _, err := os.Stat("../../../../../shared/models/wechat_qrcode"); err == nil {
+		setups["onepassctl-models=cnn"] = func() map[string][]string { return ourScan(b, "../../../../../shared/models/wechat_qrcode", all) }
 	}
 	for name, run := range setups {
 		b.Run(name, func(b *testing.B) {

@@ -1,9 +1,10 @@
-package main
+package local
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"onepass/cmd/internal/ctl"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,7 +83,7 @@ func TestScanCommand(t *testing.T) {
 	if !errors.Is(err, errScanFailed) || !strings.Contains(out.String(), "missing.png\terror: ") || !strings.Contains(out.String(), "JKM1:") {
 		t.Errorf("missing file: %v\n%s", err, out.String())
 	}
-	var ue usageError
+	var ue ctl.UsageError
 	for _, args := range [][]string{{}, {"--json"}, {"--colour", ascii}, {ascii, "--models"}} {
 		if err := scanCommand(args, &out); !errors.As(err, &ue) {
 			t.Errorf("scan %q: %v, want a usage error", args, err)
