@@ -27,7 +27,7 @@ func simCamera(ctx context.Context, rig *sim.Rig) (device.CodeScanner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sim camera: %w", err)
 	}
-	s, err := camera.Open(camera.Config{Source: "file:" + dir, Width: 1280, Height: 720, FPS: 10, Hold: "1s"}, nil)
+	s, err := camera.Open(camera.Config{Source: "file:" + dir, Width: 1280, Height: 720, FPS: 10}, nil)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("sim camera: %w", err)

@@ -241,7 +241,9 @@ func TestConfig(t *testing.T) {
 		{device.Params{"width": 100, "height": 100}, "width×height"},
 		{device.Params{"colour": true}, `unknown key "colour"`},
 		{device.Params{"models": "/nonexistent"}, "models:"},
-		{device.Params{"hold": "forever"}, "hold"},
+		{device.Params{"hold": "forever"}, `key "hold": "forever" is not a duration`},
+		{device.Params{"hold": "0s"}, "hold 0s: want"},
+		{device.Params{"hold": "2m"}, "hold 2m0s: want"},
 	}
 	for _, tc := range cases {
 		_, err := device.OpenCodeScanner(context.Background(), DriverName, tc.params)
@@ -295,7 +297,7 @@ func writePNG(t *testing.T, path string, m gocv.Mat) {
 func TestFolderSource(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cam")
 	os.Mkdir(dir, 0o755)
-	s, err := Open(Config{Source: "file:" + dir, Width: 640, Height: 480, FPS: 15, Hold: "800ms"}, nil)
+	s, err := Open(Config{Source: "file:" + dir, Width: 640, Height: 480, FPS: 15, Hold: &device.Duration{Duration: 800 * time.Millisecond}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

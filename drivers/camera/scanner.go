@@ -59,8 +59,8 @@ type Config struct {
 	FPS    int    `json:"fps"`
 	Models string `json:"models"` // folder with the wechat_qrcode CNN models; "none" for the model-free decoder
 	Loop   bool   `json:"loop"`   // play a video file source again and again
-	// Hold is how long a folder source shows each image, e.g. "1s".
-	Hold string `json:"hold"`
+	// Hold is how long a folder source shows each image, e.g. "1s" (absent: 1 s).
+	Hold *device.Duration `json:"hold"`
 }
 
 func (c *Config) normalise() error {
@@ -88,12 +88,12 @@ func (c *Config) normalise() error {
 	if c.FPS < 1 || c.FPS > 120 {
 		return fmt.Errorf("fps %d: want 1–120", c.FPS)
 	}
-	if c.Hold == "" {
-		c.Hold = "1s"
+	// A pointer, so that an explicit "0s" is refused rather than taken for the default.
+	hold := c.Hold.Or(time.Second)
+	if hold <= 0 || hold > time.Minute {
+		return fmt.Errorf("hold %s: want a duration like \"1s\" (up to 1m)", hold)
 	}
-	if d, err := time.ParseDuration(c.Hold); err != nil || d <= 0 || d > time.Minute {
-		return fmt.Errorf("hold %q: want a duration like \"1s\" (up to 1m)", c.Hold)
-	}
+	c.Hold = &device.Duration{Duration: hold}
 	return nil
 }
 
@@ -203,8 +203,7 @@ func (s *Scanner) open() (source, error) {
 		return nil, err
 	}
 	if st.IsDir() {
-		hold, _ := time.ParseDuration(s.cfg.Hold)
-		return openFolder(path, s.cfg.Width, s.cfg.Height, s.cfg.FPS, hold)
+		return openFolder(path, s.cfg.Width, s.cfg.Height, s.cfg.FPS, s.cfg.Hold.Duration)
 	}
 	return openVideo(path, true, s.cfg.Loop)
 }
