@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -21,15 +23,41 @@ func (p Params) Decode(v any) error {
 	if err != nil {
 		return fmt.Errorf("encode parameters: %w", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := decodeStrict(b, v); err != nil {
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			return fmt.Errorf("unknown key %s", name)
+		}
+		if key := p.badKey(v); key != "" {
+			return fmt.Errorf("bad value for key %q: %w", key, err)
 		}
 		return fmt.Errorf("bad value: %w", err)
 	}
 	return nil
+}
+
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// badKey finds the key whose value v's type refuses, by decoding each key alone into a fresh
+// value: encoding/json does not say which field an UnmarshalJSON error (a Duration's) came from.
+func (p Params) badKey(v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer {
+		return ""
+	}
+	for _, k := range slices.Sorted(maps.Keys(p)) {
+		b, err := json.Marshal(map[string]any{k: p[k]})
+		if err != nil {
+			return k
+		}
+		if decodeStrict(b, reflect.New(t.Elem()).Interface()) != nil {
+			return k
+		}
+	}
+	return ""
 }
 
 // Opener opens a part of kind T from its configuration.

@@ -5,7 +5,6 @@ import (
 	"image"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -15,29 +14,10 @@ import (
 	"onepass/drivers/camera/camtest"
 )
 
-// sharedModels is the copy of the wechat_qrcode CNN models kept beside the project for benchmarks.
-const sharedModels = "../../../shared/models/wechat_qrcode"
-
-// decoders are the two decoder set-ups measured: model-free and with the CNN models (when the
-// shared copy is there).
+// decoders are the two decoder set-ups measured: model-free ("none") and with the CNN models
+// committed beside this package (the default).
 func decoders(b *testing.B) map[string]*Decoder {
-	out := map[string]*Decoder{}
-	d, err := NewDecoder("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	out["models=none"] = d
-	if _, err := os.Stat(sharedModels); err == nil {
-		if d, err := NewDecoder(sharedModels); err == nil {
-			out["models=cnn"] = d
-		}
-	}
-	b.Cleanup(func() {
-		for _, d := range out {
-			d.Close()
-		}
-	})
-	return out
+	return map[string]*Decoder{"models=none": newDecoder(b, ModelsNone), "models=cnn": newDecoder(b, repoModels)}
 }
 
 // BenchmarkPipelineCodeInView: frames with a code in view go through the pipeline back to back;
@@ -147,7 +127,7 @@ func BenchmarkIdleCPU(b *testing.B) {
 			var cpuPct float64
 			for b.Loop() {
 				cam := &fakeCamera{frames: frames, interval: time.Second / 15}
-				s := start(Config{Width: 1280, Height: 720, FPS: 15}, "bench", dec, slog.New(slog.DiscardHandler), func() (source, error) { return cam, nil })
+				s := start(Config{Width: 1280, Height: 720, FPS: 15}, "bench", dec, "", slog.New(slog.DiscardHandler), func() (source, error) { return cam, nil })
 				time.Sleep(activeFor + time.Second) // the first frame counts as motion: let it pass
 				c0, t0 := cpuTime(), time.Now()
 				time.Sleep(5 * time.Second)
@@ -182,7 +162,7 @@ func BenchmarkScannerCodeInView(b *testing.B) {
 				var rate, cpuPct float64
 				for b.Loop() {
 					cam := &fakeCamera{frames: frames, interval: time.Second / 30}
-					s := start(Config{Width: size.X, Height: size.Y, FPS: 30}, "bench", dec, slog.New(slog.DiscardHandler),
+					s := start(Config{Width: size.X, Height: size.Y, FPS: 30}, "bench", dec, "", slog.New(slog.DiscardHandler),
 						func() (source, error) { return cam, nil })
 					time.Sleep(time.Second)
 					d0 := s.decodes.Load()
@@ -219,7 +199,7 @@ func BenchmarkScannerMotionNoCode(b *testing.B) {
 			var rate, cpuPct float64
 			for b.Loop() {
 				cam := &fakeCamera{frames: frames, interval: time.Second / 30}
-				s := start(Config{Width: 1280, Height: 720, FPS: 30}, "bench", dec, slog.New(slog.DiscardHandler),
+				s := start(Config{Width: 1280, Height: 720, FPS: 30}, "bench", dec, "", slog.New(slog.DiscardHandler),
 					func() (source, error) { return cam, nil })
 				time.Sleep(time.Second)
 				d0, c0, t0 := s.decodes.Load(), cpuTime(), time.Now()

@@ -20,14 +20,33 @@ import (
 // jkm1Like is as long as a real JKM1 code (about 300 alphanumeric characters).
 var jkm1Like = "JKM1:" + strings.Repeat("6BFOXN*TS0BI$ZD-PHRTHDC8:", 12)
 
-func newDecoder(t testing.TB) *Decoder {
+// repoModels is the CNN models folder committed beside this package: tests use it directly.
+const repoModels = "wechat_qrcode"
+
+// newDecoder makes a decoder for a models setting as the config writes it: "" is the default
+// (the CNN models, found in the source tree), ModelsNone the model-free decoder.
+func newDecoder(t testing.TB, models string) *Decoder {
 	t.Helper()
-	d, err := NewDecoder("")
+	if models == "" {
+		models = repoModels
+	}
+	d, err := NewDecoder(ResolveModels(models))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// bothDecoders are the two decoders a kiosk can run: with the CNN models (the default) and
+// model-free (`models = "none"`, or the fallback when the models are missing or corrupt).
+var bothDecoders = []string{"cnn", ModelsNone}
+
+func decoderFor(t testing.TB, name string) *Decoder {
+	if name == "cnn" {
+		return newDecoder(t, "")
+	}
+	return newDecoder(t, name)
 }
 
 func renderQR(t testing.TB, text string, level byte, px int) gocv.Mat {
@@ -40,9 +59,15 @@ func renderQR(t testing.TB, text string, level byte, px int) gocv.Mat {
 	return m
 }
 
-// TestLooks reads codes as the kiosk camera sees them on paper and on phone screens.
+// TestLooks reads codes as the kiosk camera sees them on paper and on phone screens, with both
+// decoders (model-free is what a kiosk falls back to without its models).
 func TestLooks(t *testing.T) {
-	dec := newDecoder(t)
+	for _, name := range bothDecoders {
+		t.Run(name, func(t *testing.T) { testLooks(t, decoderFor(t, name)) })
+	}
+}
+
+func testLooks(t *testing.T, dec *Decoder) {
 	paper := renderQR(t, jkm1Like, 'Q', 4)
 	phone := renderQR(t, jkm1Like, 'M', 4)
 	short := renderQR(t, "https://example.org/hall/12", 'M', 4)
@@ -96,21 +121,50 @@ func texts(cs []Code) []string {
 }
 
 func TestNoCodeNoResult(t *testing.T) {
-	dec := newDecoder(t)
-	for seed := range uint64(3) {
-		scene := camtest.Scene(image.Pt(640, 480), seed)
-		codes, err := dec.Decode(scene)
-		scene.Close()
-		if err != nil || len(codes) != 0 {
-			t.Errorf("scene %d: %q, %v; want nothing", seed, texts(codes), err)
+	for _, name := range bothDecoders {
+		dec := decoderFor(t, name)
+		for seed := range uint64(3) {
+			scene := camtest.Scene(image.Pt(640, 480), seed)
+			codes, err := dec.Decode(scene)
+			scene.Close()
+			if err != nil || len(codes) != 0 {
+				t.Errorf("%s, scene %d: %q, %v; want nothing", name, seed, texts(codes), err)
+			}
 		}
+	}
+}
+
+// TestCNNReadsWhatModelFreeMisses: the default decoder really runs the CNN detector. A small code
+// turned 45° in a busy 720p scene is read by the models every time and missed by the model-free
+// decoder, so a decoder that silently fell back would fail here.
+func TestCNNReadsWhatModelFreeMisses(t *testing.T) {
+	code := renderQR(t, jkm1Like, 'Q', 4)
+	read := map[string]int{}
+	for _, name := range bothDecoders {
+		dec := decoderFor(t, name)
+		for _, seed := range []uint64{1, 3} {
+			frame := camtest.Render(code, gocv.NewMat(), camtest.Look{Width: 140, Rotate: 45, Seed: seed})
+			p := NewPipeline(dec)
+			codes, err := p.Still(frame)
+			p.Close()
+			frame.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(codes) == 1 && codes[0].Text == jkm1Like {
+				read[name]++
+			}
+		}
+	}
+	if read["cnn"] != 2 || read[ModelsNone] >= read["cnn"] {
+		t.Errorf("read %v of 2 frames; want the CNN models to read both and the model-free decoder fewer", read)
 	}
 }
 
 // TestPipelineGate: the same code held in view is one scan; decoding runs every frame while
 // something moves and only a few times a second in a still scene.
 func TestPipelineGate(t *testing.T) {
-	dec := newDecoder(t)
+	dec := newDecoder(t, "")
 	code := renderQR(t, "HELD CODE", 'M', 5)
 	// A plain wall: decoding it is quick, which keeps this test short.
 	scene := gocv.NewMatWithSizeFromScalar(gocv.NewScalar(120, 130, 140, 0), 480, 640, gocv.MatTypeCV8UC3)
@@ -166,7 +220,7 @@ func TestPipelineGate(t *testing.T) {
 }
 
 func TestSensorNoiseIsNotMotion(t *testing.T) {
-	dec := newDecoder(t)
+	dec := newDecoder(t, "")
 	scene := camtest.Scene(image.Pt(1280, 720), 3)
 	defer scene.Close()
 	p := NewPipeline(dec)
@@ -240,8 +294,9 @@ func TestConfig(t *testing.T) {
 		{device.Params{"fps": 500}, "fps 500"},
 		{device.Params{"width": 100, "height": 100}, "width×height"},
 		{device.Params{"colour": true}, `unknown key "colour"`},
-		{device.Params{"models": "/nonexistent"}, "models:"},
-		{device.Params{"hold": "forever"}, "hold"},
+		{device.Params{"hold": "forever"}, `key "hold": "forever" is not a duration`},
+		{device.Params{"hold": "0s"}, "hold 0s: want"},
+		{device.Params{"hold": "2m"}, "hold 2m0s: want"},
 	}
 	for _, tc := range cases {
 		_, err := device.OpenCodeScanner(context.Background(), DriverName, tc.params)
@@ -295,7 +350,7 @@ func writePNG(t *testing.T, path string, m gocv.Mat) {
 func TestFolderSource(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cam")
 	os.Mkdir(dir, 0o755)
-	s, err := Open(Config{Source: "file:" + dir, Width: 640, Height: 480, FPS: 15, Hold: "800ms"}, nil)
+	s, err := Open(Config{Source: "file:" + dir, Width: 640, Height: 480, FPS: 15, Hold: &device.Duration{Duration: 800 * time.Millisecond}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +417,7 @@ func TestScanFileVideo(t *testing.T) {
 		}
 	}
 	vw.Close()
-	res, err := ScanFile(context.Background(), newDecoder(t), path)
+	res, err := ScanFile(context.Background(), newDecoder(t, ""), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +430,7 @@ func TestScanFileVideo(t *testing.T) {
 }
 
 func TestScanFileErrors(t *testing.T) {
-	dec := newDecoder(t)
+	dec := newDecoder(t, "")
 	txt := filepath.Join(t.TempDir(), "note.txt")
 	os.WriteFile(txt, []byte("hello"), 0o644)
 	for _, p := range []string{txt, t.TempDir(), "/nonexistent.png"} {

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"os"
 	"path/filepath"
 	"sync"
 	"unsafe"
@@ -40,16 +39,16 @@ type Decoder struct {
 }
 
 // NewDecoder makes a decoder. With modelsDir empty it is the model-free decoder; otherwise the
-// directory must hold the four ModelFiles.
+// folder must hold the four ModelFiles exactly as the project ships them (VerifyModels). Use
+// ResolveModels or FindModels to turn the `[camera] models` setting into modelsDir.
 func NewDecoder(modelsDir string) (*Decoder, error) {
 	paths := make([]*C.char, 4)
 	if modelsDir != "" {
+		if err := VerifyModels(modelsDir); err != nil {
+			return nil, fmt.Errorf("models: %w (the folder needs %v as shipped in %s)", err, ModelFiles, sourceModels)
+		}
 		for i, name := range ModelFiles {
-			p := filepath.Join(modelsDir, name)
-			if _, err := os.Stat(p); err != nil {
-				return nil, fmt.Errorf("models: %w (the folder needs %v)", err, ModelFiles)
-			}
-			paths[i] = C.CString(p)
+			paths[i] = C.CString(filepath.Join(modelsDir, name))
 		}
 	} else {
 		for i := range paths {

@@ -10,10 +10,11 @@
 //	width = 1280
 //	height = 720
 //	fps = 15
-//	models = "/usr/share/onepass/wechat_qrcode"   # optional CNN models
+//	models = "/usr/share/onepass/wechat_qrcode"   # CNN models; default: found (see FindModels); "none": model-free
 package camera
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,9 +33,10 @@ import (
 // DriverName is the name the driver registers under (`[camera] driver = "gocv"`).
 const DriverName = "gocv"
 
-// DefaultModels is where a deployment installs the wechat_qrcode CNN models. When the config names
-// no models folder and this one holds the four files, the decoder uses them (docs/camera.md explains
-// the measurements behind this default).
+// DefaultModels is where the package installs the wechat_qrcode CNN models (committed in the
+// source tree at drivers/camera/wechat_qrcode). When the config names no models folder the decoder
+// uses them from here, or from a source checkout (FindModels); docs/camera.md explains the
+// measurements behind this default.
 const DefaultModels = "/usr/share/onepass/wechat_qrcode"
 
 // selfTestText is the text of the pattern SelfTest decodes.
@@ -59,8 +61,8 @@ type Config struct {
 	FPS    int    `json:"fps"`
 	Models string `json:"models"` // folder with the wechat_qrcode CNN models; "none" for the model-free decoder
 	Loop   bool   `json:"loop"`   // play a video file source again and again
-	// Hold is how long a folder source shows each image, e.g. "1s".
-	Hold string `json:"hold"`
+	// Hold is how long a folder source shows each image, e.g. "1s" (absent: 1 s).
+	Hold *device.Duration `json:"hold"`
 }
 
 func (c *Config) normalise() error {
@@ -88,30 +90,13 @@ func (c *Config) normalise() error {
 	if c.FPS < 1 || c.FPS > 120 {
 		return fmt.Errorf("fps %d: want 1–120", c.FPS)
 	}
-	if c.Hold == "" {
-		c.Hold = "1s"
+	// A pointer, so that an explicit "0s" is refused rather than taken for the default.
+	hold := c.Hold.Or(time.Second)
+	if hold <= 0 || hold > time.Minute {
+		return fmt.Errorf("hold %s: want a duration like \"1s\" (up to 1m)", hold)
 	}
-	if d, err := time.ParseDuration(c.Hold); err != nil || d <= 0 || d > time.Minute {
-		return fmt.Errorf("hold %q: want a duration like \"1s\" (up to 1m)", c.Hold)
-	}
+	c.Hold = &device.Duration{Duration: hold}
 	return nil
-}
-
-// ResolveModels turns the models setting into a folder for NewDecoder: "" means the default folder
-// when it is installed, "none" the model-free decoder.
-func ResolveModels(setting string) string {
-	switch setting {
-	case "none":
-		return ""
-	case "":
-		for _, f := range ModelFiles {
-			if _, err := os.Stat(DefaultModels + "/" + f); err != nil {
-				return ""
-			}
-		}
-		return DefaultModels
-	}
-	return setting
 }
 
 // Scanner is the camera part: it captures, decodes in its own goroutine, and hands new codes to Next.
@@ -120,6 +105,10 @@ type Scanner struct {
 	name   string
 	dec    *Decoder
 	logger *slog.Logger
+
+	// modelsIssue is why the CNN models wanted are not in use ("" when they are, or "none" was
+	// asked for): it turns an OK health into degraded. Set before run starts, read-only after.
+	modelsIssue string
 
 	out     chan device.Scan
 	frames  atomic.Uint64 // frames captured
@@ -135,8 +124,10 @@ type Scanner struct {
 	once   sync.Once
 }
 
-// Open starts a scanner. It fails only for a bad configuration (or model files that cannot be
-// loaded); a camera that is missing is retried in the background and reported by Health.
+// Open starts a scanner. It fails only for a bad configuration; a camera that is missing is
+// retried in the background and reported by Health. CNN models that are missing or corrupt (the
+// default folders, or the one configured) do not stop the kiosk: it decodes model-free and Health
+// says degraded, with the reason.
 func Open(c Config, logger *slog.Logger) (*Scanner, error) {
 	if err := c.normalise(); err != nil {
 		return nil, err
@@ -145,7 +136,7 @@ func Open(c Config, logger *slog.Logger) (*Scanner, error) {
 		logger = slog.Default()
 	}
 	SetThreads(1)
-	dec, err := NewDecoder(ResolveModels(c.Models))
+	dec, issue, err := openDecoder(c.Models)
 	if err != nil {
 		return nil, err
 	}
@@ -153,15 +144,40 @@ func Open(c Config, logger *slog.Logger) (*Scanner, error) {
 	if c.Source != "" {
 		name = c.Source
 	}
-	s := start(c, name, dec, logger, nil)
+	s := start(c, name, dec, issue, logger, nil)
+	if issue != "" {
+		s.logger.Warn("camera: "+issue, "models", c.Models)
+	} else {
+		s.logger.Info("camera decoder", "models", cmp.Or(dec.Models(), ModelsNone))
+	}
 	return s, nil
 }
 
+// openDecoder makes the decoder for the models setting, falling back to the model-free decoder
+// (with the reason as issue) when the CNN models wanted cannot be used.
+func openDecoder(setting string) (dec *Decoder, issue string, err error) {
+	dir, merr := FindModels(setting)
+	if merr != nil {
+		issue = modelsIssue(merr)
+	}
+	dec, err = NewDecoder(dir)
+	if err != nil && dir != "" {
+		// The files verified but OpenCV would not load them (an OpenCV built without its DNN
+		// module): the same fallback.
+		issue = modelsIssue(err)
+		dec, err = NewDecoder("")
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("decoder: %w", err)
+	}
+	return dec, issue, nil
+}
+
 // start runs a scanner; open replaces the configured source (benchmarks feed generated frames).
-func start(c Config, name string, dec *Decoder, logger *slog.Logger, open func() (source, error)) *Scanner {
+func start(c Config, name string, dec *Decoder, modelsIssue string, logger *slog.Logger, open func() (source, error)) *Scanner {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Scanner{
-		cfg: c, name: name, dec: dec, logger: logger.With("part", "camera", "source", name),
+		cfg: c, name: name, dec: dec, modelsIssue: modelsIssue, logger: logger.With("part", "camera", "source", name),
 		out: make(chan device.Scan, 16), cancel: cancel, done: make(chan struct{}), openSource: open,
 		health: device.Health{State: device.Down, Reason: "starting", Since: time.Now()},
 	}
@@ -186,12 +202,25 @@ func (s *Scanner) setHealth(state device.HealthState, reason string) {
 	}
 }
 
-// Health reports the camera's condition.
+// Health reports the camera's condition. A camera that works without the CNN models it should
+// have is degraded: it reads fewer codes at a higher CPU cost (docs/camera.md).
 func (s *Scanner) Health() device.Health {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.health
+	h := s.health
+	s.mu.Unlock()
+	if s.modelsIssue != "" {
+		switch h.State {
+		case device.OK:
+			h.State, h.Reason = device.Degraded, s.modelsIssue
+		case device.Degraded:
+			h.Reason += "; " + s.modelsIssue
+		}
+	}
+	return h
 }
+
+// Models is the CNN models folder the decoder loaded; "" when it decodes model-free.
+func (s *Scanner) Models() string { return s.dec.Models() }
 
 func (s *Scanner) open() (source, error) {
 	if s.cfg.Source == "" {
@@ -203,8 +232,7 @@ func (s *Scanner) open() (source, error) {
 		return nil, err
 	}
 	if st.IsDir() {
-		hold, _ := time.ParseDuration(s.cfg.Hold)
-		return openFolder(path, s.cfg.Width, s.cfg.Height, s.cfg.FPS, hold)
+		return openFolder(path, s.cfg.Width, s.cfg.Height, s.cfg.FPS, s.cfg.Hold.Duration)
 	}
 	return openVideo(path, true, s.cfg.Loop)
 }

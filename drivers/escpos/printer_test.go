@@ -254,7 +254,10 @@ func TestOpenerConfig(t *testing.T) {
 		{device.Params{"port": "/dev/ttyUSB0", "device": "/dev/usb/lp0"}, "exactly one of port"},
 		{device.Params{"port": "/dev/ttyUSB0", "paper": "a4"}, `unknown key "paper"`},
 		{device.Params{"port": "/dev/ttyUSB0", "encoding": "utf8"}, "encoding"},
-		{device.Params{"port": "/dev/ttyUSB0", "status_timeout": "soon"}, "status_timeout"},
+		{device.Params{"port": "/dev/ttyUSB0", "status_timeout": "soon"}, `key "status_timeout": "soon" is not a duration`},
+		{device.Params{"port": "/dev/ttyUSB0", "status_timeout": "9s"}, "status_timeout 9s: want 50ms–5s"},
+		{device.Params{"port": "/dev/ttyUSB0", "poll": "30"}, `key "poll": "30" is not a duration`},
+		{device.Params{"port": "/dev/ttyUSB0", "poll": "500ms"}, "poll 500ms: want 0 (off) or 1s–1h"},
 		{device.Params{"port": "/dev/ttyUSB0", "baud": 7}, "baud 7"},
 		{device.Params{"port": "/dev/ttyUSB0", "copies": 9}, "copies 9"},
 	} {

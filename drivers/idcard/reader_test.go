@@ -385,7 +385,7 @@ func TestRegistry(t *testing.T) {
 		{device.Params{"prot": "/dev/ttyUSB0"}, "unknown key \"prot\""},
 		{device.Params{}, "port: missing"},
 		{device.Params{"port": "/dev/x", "baud": int64(12345)}, "baud: 12345"},
-		{device.Params{"port": "/dev/x", "poll_interval": "fast"}, "not a duration"},
+		{device.Params{"port": "/dev/x", "poll_interval": "fast"}, `key "poll_interval": "fast" is not a duration`},
 		{device.Params{"port": "/dev/x", "poll_interval": "1h"}, "poll_interval"},
 	} {
 		r, err := device.OpenCardReader(ctx, "ga467", tc.params)

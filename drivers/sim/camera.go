@@ -23,7 +23,7 @@ func openCamera(rig *Rig) (device.CodeScanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := camera.Open(camera.Config{Source: "file:" + dir, Width: 1280, Height: 720, FPS: 10, Hold: "1s"}, nil)
+	s, err := camera.Open(camera.Config{Source: "file:" + dir, Width: 1280, Height: 720, FPS: 10}, nil)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
