@@ -103,10 +103,8 @@ func BenchmarkScanVsZbar(b *testing.B) {
 	all := append(append([]string(nil), files...), empty...)
 	setups := map[string]func() map[string][]string{
 		"onepassctl-models=none": func() map[string][]string { return ourScan(b, "none", all) },
+		"onepassctl-models=cnn":  func() map[string][]string { return ourScan(b, "../../../../drivers/camera/wechat_qrcode", all) },
 		"zbarimg":                func() map[string][]string { return zbarScan(b, all) },
-	}
-	if _, err := os.Stat("../../../../../shared/models/wechat_qrcode"); err == nil {
-		setups["onepassctl-models=cnn"] = func() map[string][]string { return ourScan(b, "../../../../../shared/models/wechat_qrcode", all) }
 	}
 	for name, run := range setups {
 		b.Run(name, func(b *testing.B) {
