@@ -186,7 +186,7 @@ daemon_check() {
     out=$(timeout "$timeout" systemctl restart "$unit" 2>&1 </dev/null)
     rc=$?
     if [ "$rc" = 124 ]; then failed "onepassd $want did not report READY within ${timeout}s"; return 1; fi
-    if [ "$rc" != 0 ]; then failed "onepassd $want did not start: $(echo "$out" | head -n 1)"; return 1; fi
+    if [ "$rc" != 0 ]; then failed "onepassd $want did not start: $(echo "$out" | head -n 1 | sed 's/\.$//')"; return 1; fi
     main_pid=$(systemctl show -p MainPID --value "$unit")
     before=$(unit_state)
   else

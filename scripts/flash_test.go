@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -73,6 +74,8 @@ exec chroot "$R" /usr/sbin/sshd -D -e -f /etc/ssh/kiosk-test/sshd_config
 	if systemd {
 		cmd.Env = append(cmd.Env, "SYSTEMCTL="+tools(t).systemctl)
 	}
+	// Should this test binary die without its cleanups (a -timeout panic), the kiosk dies with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	os.MkdirAll(filepath.Join(dir, "fs"), 0o755)
 	stderr, _ := cmd.StderrPipe()
 	logs := &strings.Builder{}
