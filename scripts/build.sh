@@ -13,7 +13,7 @@
 # Missing Debian packages (gcc-aarch64-linux-gnu, qemu-user-static, the arm64 OpenCV -dev
 # packages) are installed when running as root, else the script names the apt-get command.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 arches=(amd64 arm64)
 smoke=false
@@ -94,10 +94,26 @@ sysroot() {
     compgen -G "$dl/*.deb" >/dev/null || { say "no $arch packages were downloaded"; rm -rf "$dl"; exit 1; }
     mkdir -p "$dir"
     for d in "$dl"/*.deb; do dpkg -x "$d" "$dir" || { say "unpacking $d failed"; exit 1; }; done
+    # What went in, for scripts/package.sh's Depends (>= the version built against).
+    dpkg-deb --show --showformat='${Package} ${Version}\n' "$dl"/*.deb | sort -u >"$dir/.packages"
     rm -rf "$dl"
     touch "$dir/.complete" # only now: a half sysroot must not pass for a whole one
   fi
   echo "$dir"
+}
+
+# sysroot_env ROOT TRIPLET prints the cgo environment for building against a sysroot, one
+# VAR=value a line. pkg-config prefixes ROOT to the -I and -L paths of the target's own .pc files.
+# The linker gets --sysroot too: the sysroot's libc.so, libm.so… are linker scripts naming
+# absolute paths (GROUP ( /lib/aarch64-linux-gnu/libc.so.6 … )) that ld resolves inside its
+# sysroot only; without it they point at this machine's files, which a fresh amd64 machine lacks
+# (cannot find /lib/aarch64-linux-gnu/libc.so.6). The -rpath-link folders let ld find the
+# libraries the OpenCV modules load (some, e.g. libhdf4-0-alt for GDAL, live in /usr/lib).
+sysroot_env() {
+  local root=$1 tri=$2
+  echo "PKG_CONFIG_SYSROOT_DIR=$root"
+  echo "PKG_CONFIG_LIBDIR=$root/usr/lib/$tri/pkgconfig:$root/usr/share/pkgconfig"
+  echo "CGO_LDFLAGS=-Wl,--sysroot=$root -Wl,-rpath-link,$root/usr/lib/$tri -Wl,-rpath-link,$root/lib/$tri -Wl,-rpath-link,$root/usr/lib"
 }
 
 build() {
@@ -111,10 +127,7 @@ build() {
     if uses_opencv; then
       local root
       root=$(sysroot "$arch")
-      # pkg-config prefixes the sysroot to the -I and -L paths of the target's own opencv4.pc.
-      env+=(PKG_CONFIG_SYSROOT_DIR="$root" PKG_CONFIG_LIBDIR="$root/usr/lib/$tri/pkgconfig:$root/usr/share/pkgconfig"
-        CGO_LDFLAGS="-Wl,-rpath-link,$root/usr/lib/$tri -Wl,-rpath-link,$root/lib/$tri -Wl,-rpath-link,$root/usr/lib")
-      # (some libraries GDAL loads, e.g. libhdf4-0-alt, live in /usr/lib, not the multiarch folder)
+      mapfile -t -O "${#env[@]}" env < <(sysroot_env "$root" "$tri")
       mkdir -p "$out" && echo "$root" >"$out/.sysroot-$arch"
     else
       # Only the target's .pc files: a host library must never leak into a foreign build.
@@ -162,8 +175,14 @@ smoke_test() {
   run_bin "$arch" "$dir/onepassctl" selftest --sim --data "$data" --config /dev/null
 }
 
+# Sourced (scripts/buildenv_test.go): the functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
 for a in "${arches[@]}"; do
   build "$a"
   if $smoke; then smoke_test "$a"; fi
 done
-say "done: $(for a in "${arches[@]}"; do printf '%s ' "$out/$a/"; done)"
+say "done: $(# Sourced (scripts/buildenv_test.go): the functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
+
+for a in "${arches[@]}"; do printf '%s ' "$out/$a/"; done)"

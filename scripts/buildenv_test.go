@@ -1,0 +1,100 @@
+package scripts_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sysrootEnv is build.sh's cgo environment for a sysroot (its sysroot_env function).
+func sysrootEnv(t *testing.T, root, triplet string) []string {
+	t.Helper()
+	out, err := exec.Command("bash", "-c", `root=$1 tri=$2; set --; source ./build.sh && sysroot_env "$root" "$tri"`, "bash", root, triplet).Output()
+	if err != nil {
+		t.Fatalf("build.sh sysroot_env: %v", err)
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// TestSysrootLink is the arm64 release build's link, in small and for this machine's
+// architecture: a cgo program finds a library through pkg-config in a sysroot whose .so is a
+// linker script naming an absolute path, as Debian's libc.so, libm.so… are (GROUP (
+// /lib/aarch64-linux-gnu/libc.so.6 … )). It links with build.sh's environment and fails without
+// its linker flags, as the arm64 build did on a machine that never had arm64 libraries. The real
+// cross build is `make release-check` (minutes, a download of ~700 packages the first time).
+func TestSysrootLink(t *testing.T) {
+	for _, p := range []string{"/usr/bin/gcc", "/usr/bin/pkg-config"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s is needed: %v; run scripts/dev-setup.sh", p, err)
+		}
+	}
+	machine, err := exec.Command("gcc", "-dumpmachine").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tri := strings.TrimSpace(string(machine))
+	dir := t.TempDir()
+	root := filepath.Join(dir, "sysroot")
+	write := func(path, text string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The library itself lives where no library of this machine does.
+	write(filepath.Join(dir, "probe.c"), "int onepass_probe(void) { return 42; }\n")
+	real := filepath.Join(root, "usr/lib/onepass-probe/libonepassprobe.so.1")
+	os.MkdirAll(filepath.Dir(real), 0o755)
+	if out, err := exec.Command("gcc", "-shared", "-fPIC", "-Wl,-soname,libonepassprobe.so.1", "-o", real, filepath.Join(dir, "probe.c")).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	write(filepath.Join(root, "usr/lib", tri, "libonepassprobe.so"), "/* GNU ld script */\nGROUP ( /usr/lib/onepass-probe/libonepassprobe.so.1 )\n")
+	write(filepath.Join(root, "usr/include/onepassprobe.h"), "int onepass_probe(void);\n")
+	write(filepath.Join(root, "usr/lib", tri, "pkgconfig/onepassprobe.pc"), "prefix=/usr\nlibdir=${prefix}/lib/"+tri+
+		"\nincludedir=${prefix}/include\nName: onepassprobe\nDescription: probe\nVersion: 1\nLibs: -L${libdir} -lonepassprobe\nCflags: -I${includedir}\n")
+
+	prog := filepath.Join(dir, "prog")
+	write(filepath.Join(prog, "go.mod"), "module probe\n\ngo 1.22\n")
+	write(filepath.Join(prog, "main.go"), `package main
+
+// #cgo pkg-config: onepassprobe
+// #include <onepassprobe.h>
+import "C"
+
+import "fmt"
+
+func main() { fmt.Println(C.onepass_probe()) }
+`)
+	env := sysrootEnv(t, root, tri)
+	build := func(env []string) (string, error) {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "probe"), ".")
+		cmd.Dir = prog
+		cmd.Env = append(append(os.Environ(), "CGO_ENABLED=1", "GOFLAGS=-mod=mod", "GOWORK=off"), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	// Without the linker flags: the trap is real (else this test proves nothing).
+	var pkgConfigOnly []string
+	for _, e := range env {
+		if !strings.HasPrefix(e, "CGO_LDFLAGS=") {
+			pkgConfigOnly = append(pkgConfigOnly, e)
+		}
+	}
+	if out, err := build(pkgConfigOnly); err == nil || !strings.Contains(out, "cannot find /usr/lib/onepass-probe/libonepassprobe.so.1") {
+		t.Fatalf("without build.sh's CGO_LDFLAGS the link should fail on the linker script's absolute path; got %v\n%s", err, out)
+	}
+	if out, err := build(env); err != nil {
+		t.Fatalf("go build with build.sh's sysroot environment %q: %v\n%s", env, err, out)
+	}
+	run := exec.Command(filepath.Join(dir, "probe"))
+	run.Env = append(os.Environ(), "LD_LIBRARY_PATH="+filepath.Dir(real))
+	if out, err := run.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "42" {
+		t.Fatalf("the probe: %v %q", err, out)
+	}
+}
