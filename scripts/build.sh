@@ -182,7 +182,4 @@ for a in "${arches[@]}"; do
   build "$a"
   if $smoke; then smoke_test "$a"; fi
 done
-say "done: $(# Sourced (scripts/buildenv_test.go): the functions only.
-[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
-
-for a in "${arches[@]}"; do printf '%s ' "$out/$a/"; done)"
+say "done: $(for a in "${arches[@]}"; do printf '%s ' "$out/$a/"; done)"
