@@ -64,7 +64,9 @@ triplet() { case "$1" in amd64) echo x86_64-linux-gnu ;; arm64) echo aarch64-lin
 # architecture makes apt remove the host's (their dependencies, VTK and GDAL, do not co-install).
 sysroot() {
   local arch=$1 dir="${ONEPASS_SYSROOT:-/var/cache/onepass-build}/sysroot-$arch"
-  if [ ! -e "$dir/.complete" ]; then
+  # .complete-2: made with the alternatives links; an older sysroot lacks them and is made again.
+  if [ ! -e "$dir/.complete-2" ]; then
+    [ ! -e "$dir" ] || { say "remaking $dir (made by an older build.sh)"; rm -rf "$dir"; }
     dpkg --print-foreign-architectures | grep -qx "$arch" || {
       [ "$(id -u)" -eq 0 ] || { say "run: sudo dpkg --add-architecture $arch && sudo apt-get update"; exit 1; }
       say "adding the $arch package lists (nothing of $arch is installed)"
@@ -94,12 +96,32 @@ sysroot() {
     compgen -G "$dl/*.deb" >/dev/null || { say "no $arch packages were downloaded"; rm -rf "$dl"; exit 1; }
     mkdir -p "$dir"
     for d in "$dl"/*.deb; do dpkg -x "$d" "$dir" || { say "unpacking $d failed"; exit 1; }; done
+    sysroot_alternatives "$dir" "$dl"/*.deb
     # What went in, for scripts/package.sh's Depends (>= the version built against).
     dpkg-deb --show --showformat='${Package} ${Version}\n' "$dl"/*.deb | sort -u >"$dir/.packages"
     rm -rf "$dl"
-    touch "$dir/.complete" # only now: a half sysroot must not pass for a whole one
+    touch "$dir/.complete-2" # only now: a half sysroot must not pass for a whole one
   fi
   echo "$dir"
+}
+
+# sysroot_alternatives ROOT DEB… makes in ROOT the links the packages' postinst scripts make with
+# update-alternatives --install, which dpkg -x does not run: OpenCV's core loads libblas.so.3 and
+# liblapack.so.3, and those are such links (to the reference BLAS, OpenBLAS…). As apt's auto mode,
+# the highest priority wins.
+sysroot_alternatives() {
+  local root=$1 d link target
+  shift
+  for d in "$@"; do
+    dpkg-deb --ctrl-tarfile "$d" | tar -xO ./postinst 2>/dev/null || true
+  done | sed -e ':a' -e '/\\$/{N;s/\\\n//;ba' -e '}' |
+    awk '{ for (i = 1; i + 5 <= NF; i++) if ($i == "update-alternatives" && $(i+1) == "--install") print $(i+5), $(i+2), $(i+4) }' |
+    sort -k1,1nr | awk '!seen[$2]++ { print $2, $3 }' |
+    while read -r link target; do
+      [ -e "$root$target" ] || continue
+      mkdir -p "$(dirname "$root$link")"
+      ln -sfr "$root$target" "$root$link"
+    done
 }
 
 # sysroot_env ROOT TRIPLET prints the cgo environment for building against a sysroot, one
