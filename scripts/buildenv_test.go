@@ -98,3 +98,63 @@ func main() { fmt.Println(C.onepass_probe()) }
 		t.Fatalf("the probe: %v %q", err, out)
 	}
 }
+
+// TestSysrootAlternatives: dpkg -x runs no maintainer scripts, so build.sh makes the links a
+// package's postinst makes with update-alternatives (OpenCV's core loads libblas.so.3 and
+// liblapack.so.3 through such links; without them the arm64 link fails on BLAS symbols). The
+// highest priority wins, as with apt; a target the sysroot lacks makes no link.
+func TestSysrootAlternatives(t *testing.T) {
+	dir := t.TempDir()
+	stage, root := filepath.Join(dir, "stage"), filepath.Join(dir, "root")
+	files := map[string]string{
+		"DEBIAN/control": "Package: onepass-probe\nVersion: 1\nArchitecture: all\nMaintainer: t <t@localhost>\nDescription: probe\n",
+		// as Debian's libblas3 and libopenblas0-pthread write them: continuation lines, tabs
+		"DEBIAN/postinst": "#!/bin/sh\nset -e\nif [ \"$1\" = configure ]; then\n" +
+			"update-alternatives --install /usr/lib/x/libblas.so.3 \\\n                    libblas.so.3-x /usr/lib/x/blas/libblas.so.3 10\n" +
+			"update-alternatives --install /usr/lib/x/libblas.so.3 \\\n                    libblas.so.3-x \\\n\t            /usr/lib/x/openblas/libblas.so.3 100\n" +
+			"update-alternatives --install /usr/lib/x/liblapack.so.3 liblapack.so.3-x /usr/lib/x/lapack/liblapack.so.3 10\n" +
+			"update-alternatives --install /usr/lib/x/libgone.so.1 libgone.so.1-x /usr/lib/x/gone/libgone.so.1 10\nfi\n",
+		"usr/lib/x/blas/libblas.so.3":       "reference",
+		"usr/lib/x/openblas/libblas.so.3":   "openblas",
+		"usr/lib/x/lapack/liblapack.so.3":   "lapack",
+		"usr/share/doc/onepass-probe/about": "",
+	}
+	for name, text := range files {
+		p := filepath.Join(stage, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		mode := os.FileMode(0o644)
+		if name == "DEBIAN/postinst" {
+			mode = 0o755
+		}
+		if err := os.WriteFile(p, []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deb := filepath.Join(dir, "probe.deb")
+	if out, err := exec.Command("dpkg-deb", "--root-owner-group", "-Zgzip", "--build", stage, deb).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb --build: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("dpkg", "-x", deb, root).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg -x: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("bash", "-c", `root=$1 deb=$2; set --; source ./build.sh && sysroot_alternatives "$root" "$deb"`, "bash", root, deb).CombinedOutput(); err != nil {
+		t.Fatalf("build.sh sysroot_alternatives: %v\n%s", err, out)
+	}
+	for link, want := range map[string]string{"libblas.so.3": "openblas", "liblapack.so.3": "lapack"} {
+		p := filepath.Join(root, "usr/lib/x", link)
+		target, err := os.Readlink(p)
+		if err != nil {
+			t.Errorf("%s: %v", link, err)
+			continue
+		}
+		if filepath.IsAbs(target) {
+			t.Errorf("%s → %s: want a link relative within the sysroot", link, target)
+		}
+		if b, err := os.ReadFile(p); err != nil || string(b) != want {
+			t.Errorf("%s reads %q (%v), want %q", link, b, err, want)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(root, "usr/lib/x/libgone.so.1")); err == nil {
+		t.Error("a link to a file the sysroot lacks")
+	}
+}
