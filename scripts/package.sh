@@ -16,7 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-arch=$(dpkg --print-architecture)
+host_arch=$(dpkg --print-architecture)
+arch=$host_arch
 out=dist
 print_version=false
 while [ $# -gt 0 ]; do
@@ -80,14 +81,14 @@ printf '/etc/onepass/onepassd.toml\n/etc/pam.d/onepass-display\n' >"$stage/DEBIA
 # Depends from the shared libraries the binaries load (readelf reads any architecture's ELF).
 tri() { case "$1" in amd64) echo x86_64-linux-gnu ;; arm64) echo aarch64-linux-gnu ;; esac; }
 triplet=$(tri "$arch")
-host_triplet=$(tri "$(dpkg --print-architecture)")
+host_triplet=$(tri "$host_arch")
 declare -A deps=([systemd]=1 [udev]=1)
 # built_against PKG: the version of PKG the binaries were linked with: for a cross build, the one
 # unpacked into the sysroot (build.sh lists them in .packages); else the one installed here.
 sysroot=$(cat "$out/.sysroot-$arch" 2>/dev/null || true)
 built_against() {
   local v=""
-  if [ "$arch" != "$(dpkg --print-architecture)" ] && [ -r "$sysroot/.packages" ]; then
+  if [ "$arch" != "$host_arch" ] && [ -r "$sysroot/.packages" ]; then
     v=$(awk -v p="$1" '$1 == p {print $2; exit}' "$sysroot/.packages")
   fi
   [ -n "$v" ] || v=$(dpkg-query -W -f='${Version}\n' "$1" 2>/dev/null | head -1)
