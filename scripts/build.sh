@@ -65,6 +65,8 @@ triplet() { case "$1" in amd64) echo x86_64-linux-gnu ;; arm64) echo aarch64-lin
 sysroot() {
   local arch=$1 dir="${ONEPASS_SYSROOT:-/var/cache/onepass-build}/sysroot-$arch"
   # .complete-2: made with the alternatives links; an older sysroot lacks them and is made again.
+  # (.complete too, so an older build.sh elsewhere on this machine uses it and does not unpack
+  # over it.)
   if [ ! -e "$dir/.complete-2" ]; then
     [ ! -e "$dir" ] || { say "remaking $dir (made by an older build.sh)"; rm -rf "$dir"; }
     dpkg --print-foreign-architectures | grep -qx "$arch" || {
@@ -94,15 +96,25 @@ sysroot() {
     done
     (cd "$dl" && apt-get download -qq "${names[@]}") >&2 || { say "downloading the $arch packages failed"; rm -rf "$dl"; exit 1; }
     compgen -G "$dl/*.deb" >/dev/null || { say "no $arch packages were downloaded"; rm -rf "$dl"; exit 1; }
-    mkdir -p "$dir"
-    for d in "$dl"/*.deb; do dpkg -x "$d" "$dir" || { say "unpacking $d failed"; exit 1; }; done
-    sysroot_alternatives "$dir" "$dl"/*.deb
-    # What went in, for scripts/package.sh's Depends (>= the version built against).
-    dpkg-deb --show --showformat='${Package} ${Version}\n' "$dl"/*.deb | sort -u >"$dir/.packages"
+    sysroot_unpack "$dir" "$dl"/*.deb || { rm -rf "$dl"; exit 1; }
     rm -rf "$dl"
-    touch "$dir/.complete-2" # only now: a half sysroot must not pass for a whole one
+    touch "$dir/.complete-2" "$dir/.complete" # only now: a half sysroot must not pass for a whole one
   fi
   echo "$dir"
+}
+
+# sysroot_unpack ROOT DEB… unpacks packages into a sysroot without installing them: their files,
+# the links their postinst would make with update-alternatives, and ROOT/.packages, what went in
+# ("package version" lines, for scripts/package.sh's Depends: >= the version built against).
+sysroot_unpack() {
+  local root=$1 d
+  shift
+  mkdir -p "$root"
+  for d in "$@"; do
+    dpkg -x "$d" "$root" || { say "unpacking $d failed"; return 1; }
+    dpkg-deb --show --showformat='${Package} ${Version}\n' "$d"
+  done | sort -u >"$root/.packages"
+  sysroot_alternatives "$root" "$@"
 }
 
 # sysroot_alternatives ROOT DEB… makes in ROOT the links the packages' postinst scripts make with

@@ -99,11 +99,12 @@ func main() { fmt.Println(C.onepass_probe()) }
 	}
 }
 
-// TestSysrootAlternatives: dpkg -x runs no maintainer scripts, so build.sh makes the links a
-// package's postinst makes with update-alternatives (OpenCV's core loads libblas.so.3 and
-// liblapack.so.3 through such links; without them the arm64 link fails on BLAS symbols). The
-// highest priority wins, as with apt; a target the sysroot lacks makes no link.
-func TestSysrootAlternatives(t *testing.T) {
+// TestSysrootUnpack: build.sh unpacks the arm64 packages without installing them. dpkg -x runs
+// no maintainer scripts, so it makes the links a package's postinst makes with
+// update-alternatives (OpenCV's core loads libblas.so.3 and liblapack.so.3 through such links;
+// without them the arm64 link fails on BLAS symbols): the highest priority wins, as with apt, and
+// a target the sysroot lacks makes no link. It lists what went in for package.sh's Depends.
+func TestSysrootUnpack(t *testing.T) {
 	dir := t.TempDir()
 	stage, root := filepath.Join(dir, "stage"), filepath.Join(dir, "root")
 	files := map[string]string{
@@ -130,15 +131,21 @@ func TestSysrootAlternatives(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deb := filepath.Join(dir, "probe.deb")
-	if out, err := exec.Command("dpkg-deb", "--root-owner-group", "-Zgzip", "--build", stage, deb).CombinedOutput(); err != nil {
-		t.Fatalf("dpkg-deb --build: %v\n%s", err, out)
+	// and a second package: the sysroot is made of hundreds
+	second := filepath.Join(dir, "second")
+	os.MkdirAll(filepath.Join(second, "DEBIAN"), 0o755)
+	os.WriteFile(filepath.Join(second, "DEBIAN/control"), []byte(strings.ReplaceAll(strings.ReplaceAll(files["DEBIAN/control"], "onepass-probe", "onepass-probe-data"), "Version: 1", "Version: 2.0-1")), 0o644)
+	deb, deb2 := filepath.Join(dir, "probe.deb"), filepath.Join(dir, "probe-data.deb")
+	for st, d := range map[string]string{stage: deb, second: deb2} {
+		if out, err := exec.Command("dpkg-deb", "--root-owner-group", "-Zgzip", "--build", st, d).CombinedOutput(); err != nil {
+			t.Fatalf("dpkg-deb --build: %v\n%s", err, out)
+		}
 	}
-	if out, err := exec.Command("dpkg", "-x", deb, root).CombinedOutput(); err != nil {
-		t.Fatalf("dpkg -x: %v\n%s", err, out)
+	if out, err := exec.Command("bash", "-c", `root=$1; shift; debs=("$@"); set --; source ./build.sh && sysroot_unpack "$root" "${debs[@]}"`, "bash", root, deb, deb2).CombinedOutput(); err != nil {
+		t.Fatalf("build.sh sysroot_unpack: %v\n%s", err, out)
 	}
-	if out, err := exec.Command("bash", "-c", `root=$1 deb=$2; set --; source ./build.sh && sysroot_alternatives "$root" "$deb"`, "bash", root, deb).CombinedOutput(); err != nil {
-		t.Fatalf("build.sh sysroot_alternatives: %v\n%s", err, out)
+	if b, err := os.ReadFile(filepath.Join(root, ".packages")); err != nil || string(b) != "onepass-probe 1\nonepass-probe-data 2.0-1\n" {
+		t.Errorf(".packages: %q (%v), want %q", b, err, "onepass-probe 1\nonepass-probe-data 2.0-1\n")
 	}
 	for link, want := range map[string]string{"libblas.so.3": "openblas", "liblapack.so.3": "lapack"} {
 		p := filepath.Join(root, "usr/lib/x", link)
