@@ -13,7 +13,7 @@
 # Missing Debian packages (gcc-aarch64-linux-gnu, qemu-user-static, the arm64 OpenCV -dev
 # packages) are installed when running as root, else the script names the apt-get command.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 arches=(amd64 arm64)
 smoke=false
@@ -64,7 +64,11 @@ triplet() { case "$1" in amd64) echo x86_64-linux-gnu ;; arm64) echo aarch64-lin
 # architecture makes apt remove the host's (their dependencies, VTK and GDAL, do not co-install).
 sysroot() {
   local arch=$1 dir="${ONEPASS_SYSROOT:-/var/cache/onepass-build}/sysroot-$arch"
-  if [ ! -e "$dir/.complete" ]; then
+  # .complete-2: made with the alternatives links; an older sysroot lacks them and is made again.
+  # (.complete too, so an older build.sh elsewhere on this machine uses it and does not unpack
+  # over it.)
+  if [ ! -e "$dir/.complete-2" ]; then
+    [ ! -e "$dir" ] || { say "remaking $dir (made by an older build.sh)"; rm -rf "$dir"; }
     dpkg --print-foreign-architectures | grep -qx "$arch" || {
       [ "$(id -u)" -eq 0 ] || { say "run: sudo dpkg --add-architecture $arch && sudo apt-get update"; exit 1; }
       say "adding the $arch package lists (nothing of $arch is installed)"
@@ -92,12 +96,58 @@ sysroot() {
     done
     (cd "$dl" && apt-get download -qq "${names[@]}") >&2 || { say "downloading the $arch packages failed"; rm -rf "$dl"; exit 1; }
     compgen -G "$dl/*.deb" >/dev/null || { say "no $arch packages were downloaded"; rm -rf "$dl"; exit 1; }
-    mkdir -p "$dir"
-    for d in "$dl"/*.deb; do dpkg -x "$d" "$dir" || { say "unpacking $d failed"; exit 1; }; done
+    sysroot_unpack "$dir" "$dl"/*.deb || { rm -rf "$dl"; exit 1; }
     rm -rf "$dl"
-    touch "$dir/.complete" # only now: a half sysroot must not pass for a whole one
+    touch "$dir/.complete-2" "$dir/.complete" # only now: a half sysroot must not pass for a whole one
   fi
   echo "$dir"
+}
+
+# sysroot_unpack ROOT DEB… unpacks packages into a sysroot without installing them: their files,
+# the links their postinst would make with update-alternatives, and ROOT/.packages, what went in
+# ("package version" lines, for scripts/package.sh's Depends: >= the version built against).
+sysroot_unpack() {
+  local root=$1 d
+  shift
+  mkdir -p "$root"
+  for d in "$@"; do
+    dpkg -x "$d" "$root" || { say "unpacking $d failed"; return 1; }
+    dpkg-deb --show --showformat='${Package} ${Version}\n' "$d"
+  done | sort -u >"$root/.packages"
+  sysroot_alternatives "$root" "$@"
+}
+
+# sysroot_alternatives ROOT DEB… makes in ROOT the links the packages' postinst scripts make with
+# update-alternatives --install, which dpkg -x does not run: OpenCV's core loads libblas.so.3 and
+# liblapack.so.3, and those are such links (to the reference BLAS, OpenBLAS…). As apt's auto mode,
+# the highest priority wins.
+sysroot_alternatives() {
+  local root=$1 d link target
+  shift
+  for d in "$@"; do
+    dpkg-deb --ctrl-tarfile "$d" | tar -xO ./postinst 2>/dev/null || true
+  done | sed -e ':a' -e '/\\$/{N;s/\\\n//;ba' -e '}' |
+    awk '{ for (i = 1; i + 5 <= NF; i++) if ($i == "update-alternatives" && $(i+1) == "--install") print $(i+5), $(i+2), $(i+4) }' |
+    sort -k1,1nr | awk '!seen[$2]++ { print $2, $3 }' |
+    while read -r link target; do
+      [ -e "$root$target" ] || continue
+      mkdir -p "$(dirname "$root$link")"
+      ln -sfr "$root$target" "$root$link"
+    done
+}
+
+# sysroot_env ROOT TRIPLET prints the cgo environment for building against a sysroot, one
+# VAR=value a line. pkg-config prefixes ROOT to the -I and -L paths of the target's own .pc files.
+# The linker gets --sysroot too: the sysroot's libc.so, libm.so… are linker scripts naming
+# absolute paths (GROUP ( /lib/aarch64-linux-gnu/libc.so.6 … )) that ld resolves inside its
+# sysroot only; without it they point at this machine's files, which a fresh amd64 machine lacks
+# (cannot find /lib/aarch64-linux-gnu/libc.so.6). The -rpath-link folders let ld find the
+# libraries the OpenCV modules load (some, e.g. libhdf4-0-alt for GDAL, live in /usr/lib).
+sysroot_env() {
+  local root=$1 tri=$2
+  echo "PKG_CONFIG_SYSROOT_DIR=$root"
+  echo "PKG_CONFIG_LIBDIR=$root/usr/lib/$tri/pkgconfig:$root/usr/share/pkgconfig"
+  echo "CGO_LDFLAGS=-Wl,--sysroot=$root -Wl,-rpath-link,$root/usr/lib/$tri -Wl,-rpath-link,$root/lib/$tri -Wl,-rpath-link,$root/usr/lib"
 }
 
 build() {
@@ -111,10 +161,7 @@ build() {
     if uses_opencv; then
       local root
       root=$(sysroot "$arch")
-      # pkg-config prefixes the sysroot to the -I and -L paths of the target's own opencv4.pc.
-      env+=(PKG_CONFIG_SYSROOT_DIR="$root" PKG_CONFIG_LIBDIR="$root/usr/lib/$tri/pkgconfig:$root/usr/share/pkgconfig"
-        CGO_LDFLAGS="-Wl,-rpath-link,$root/usr/lib/$tri -Wl,-rpath-link,$root/lib/$tri -Wl,-rpath-link,$root/usr/lib")
-      # (some libraries GDAL loads, e.g. libhdf4-0-alt, live in /usr/lib, not the multiarch folder)
+      mapfile -t -O "${#env[@]}" env < <(sysroot_env "$root" "$tri")
       mkdir -p "$out" && echo "$root" >"$out/.sysroot-$arch"
     else
       # Only the target's .pc files: a host library must never leak into a foreign build.
@@ -161,6 +208,9 @@ smoke_test() {
   say "smoke test $arch: onepassctl selftest --sim"
   run_bin "$arch" "$dir/onepassctl" selftest --sim --data "$data" --config /dev/null
 }
+
+# Sourced (scripts/buildenv_test.go): the functions only.
+[ "${BASH_SOURCE[0]}" = "$0" ] || return 0
 
 for a in "${arches[@]}"; do
   build "$a"

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building and testing onepass need. Idempotent and quiet when
 # everything is present; uses sudo when not root. Called by `make run` and `make test`.
+#
+# A fresh Debian 12 has only its Priority: required packages: anything else a build, a test or a
+# script runs must be listed here, even when most machines have it (udev and systemd are only
+# "important"). scripts/devsetup_test.go fails, naming the program and its package, when the
+# code runs a program whose package is in neither.
 set -euo pipefail
 
 # package → a file or command that proves it is installed (dpkg -s is slow and noisy on some hosts)
 declare -A need=(
-  [gcc]=/usr/bin/gcc                              # cgo: go-sqlite3 (and later gocv)
-  [pkg-config]=/usr/bin/pkg-config
+  [gcc]=/usr/bin/gcc                              # cgo: go-sqlite3 and gocv
+  [pkgconf]=/usr/bin/pkg-config                   # cgo's #cgo pkg-config: opencv4
+  [git]=/usr/bin/git                              # the version: git describe (Makefile, scripts/build.sh, package.sh)
+  [binutils]=/usr/bin/readelf                     # scripts/package.sh reads the binaries' libraries for Depends
+  [file]=/usr/bin/file                            # scripts/build.sh names what it built
   [libsqlite3-dev]=/usr/include/sqlite3.h         # not linked (go-sqlite3 bundles SQLite); headers for tools
   [sqlite3]=/usr/bin/sqlite3                      # technicians inspect the database with it
   [chromium]=/usr/bin/chromium                    # browser tests in headless Chromium
@@ -17,9 +25,18 @@ declare -A need=(
   [libopencv-contrib-dev]=/usr/include/opencv4/opencv2/wechat_qrcode.hpp  # wechat_qrcode (drivers/camera cgo shim)
   [zbar-tools]=/usr/bin/zbarimg                   # the camera benchmark compares our decoder with zbarimg
   [cage]=/usr/bin/cage                            # the screen unit's compositor (systemd-analyze verify checks it)
+  [systemd]=/usr/bin/systemd-analyze              # unit checks; the package's scripts run systemctl, systemd-sysusers
+  [udev]=/usr/bin/udevadm                         # the package depends on it; TestUdevRules runs udevadm test
   [openssh-server]=/usr/sbin/sshd                 # scripts/flash.sh is tested against a loopback sshd
   [openssh-client]=/usr/bin/ssh
 )
+
+# --list: the packages, one a line (scripts/devsetup_test.go checks they cover every program the
+# code runs).
+if [ "${1:-}" = --list ]; then
+  printf '%s\n' "${!need[@]}" | sort
+  exit 0
+fi
 
 missing=()
 for pkg in "${!need[@]}"; do
