@@ -1,5 +1,7 @@
 // Command deadd is a broken onepassd for the flash tests. It prints its version like the real
-// daemon (so the package builds and `onepassd --version` answers), then, as built:
+// daemon (so the package builds and `onepassd --version` answers) and passes the self-test that
+// onepassctl runs inside onepassd (`onepassd onepassctl-local selftest`: what this package breaks is
+// the daemon, which only the daemon check can catch), then, run as the daemon, as built:
 //   - by default it exits 1 at once;
 //   - with -X main.crashAfter=2s it starts like the real daemon (answers GET /api/status on the
 //     configuration's listen address as its version, tells systemd READY=1) and exits 1 after
@@ -24,6 +26,10 @@ var (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "--version" {
 		fmt.Println("onepassd", version)
+		return
+	}
+	if len(os.Args) > 2 && os.Args[1] == "onepassctl-local" && os.Args[2] == "selftest" {
+		fmt.Println("self-test passed (scripts/testdata/deadd: the daemon is what is broken)")
 		return
 	}
 	if crashAfter == "" {
