@@ -17,7 +17,6 @@ import (
 
 	"onepass/device"
 	"onepass/drivers/escpos/escpossim"
-	"onepass/drivers/idcard/idcardsim"
 	"onepass/drivers/sim"
 	"onepass/kiosk"
 	"onepass/kiosk/queue"
@@ -358,7 +357,6 @@ func TestMirrors(t *testing.T) {
 		{"queue.Ticket", new(queue.Ticket), new(api.Ticket)},
 		{"queue.Error", new(queue.Error), new(api.QueueError)},
 		{"client.Status", new(syncclient.Status), new(api.SyncClient)},
-		{"idcardsim.CardRequest", new(idcardsim.CardRequest), new(api.CardRequest)},
 		{"sim.SignalState", new(sim.SignalState), new(api.SignalState)},
 		{"escpossim.State", new(escpossim.State), new(api.PrinterState)},
 		{"escpossim.Control", new(escpossim.Control), new(api.PrinterControl)},
