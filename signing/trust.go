@@ -75,7 +75,8 @@ type Issuer struct {
 }
 
 // TrustList is the payload of the trust-list document: what the hub publishes on the trust stream
-// (sync/wire names it TrustList too) and what the health-code verifier looks keys up in.
+// (sync/hub and sync/client use this type by this name) and what the health-code verifier looks
+// keys up in.
 type TrustList struct {
 	Version  int       `json:"version"`
 	Seq      int64     `json:"seq"`

@@ -103,6 +103,23 @@ func decodeStrict(w http.ResponseWriter, body io.Reader, v any, prefix string) b
 	return true
 }
 
+// simCommand is a simulator route that changes something and answers 204: a strict JSON body of
+// at most limit bytes (a bad one is 400 with prefix), then do (its error is 400 unless it carries
+// a StatusError).
+func simCommand[Req any](limit int64, prefix string, do func(ctx context.Context, req Req) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if !decodeStrict(w, io.LimitReader(r.Body, limit), &req, prefix) {
+			return
+		}
+		if err := do(r.Context(), req); err != nil {
+			failWith(w, err, http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
 // encodeJSON is the simulators' JSON answer (no caching headers: they are test fixtures).
 func encodeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -150,17 +167,9 @@ func (s *Server) routeSim() {
 	}
 	if p := s.o.Sim.Printer; p != nil {
 		s.mux.HandleFunc("GET /api/sim/printer", func(w http.ResponseWriter, r *http.Request) { encodeJSON(w, p.PrinterState()) })
-		s.mux.HandleFunc("POST /api/sim/printer", func(w http.ResponseWriter, r *http.Request) {
-			var c api.PrinterControl
-			if !decodeStrict(w, io.LimitReader(r.Body, 4096), &c, "printer: ") {
-				return
-			}
-			if err := p.ControlPrinter(c); err != nil {
-				failWith(w, err, http.StatusBadRequest)
-				return
-			}
-			w.WriteHeader(http.StatusNoContent)
-		})
+		s.mux.HandleFunc("POST /api/sim/printer", simCommand(4096, "printer: ", func(_ context.Context, c api.PrinterControl) error {
+			return p.ControlPrinter(c)
+		}))
 		s.mux.HandleFunc("GET /api/sim/printer/last.png", func(w http.ResponseWriter, r *http.Request) {
 			png, err := p.LastTicketPNG()
 			if err != nil {
@@ -173,17 +182,7 @@ func (s *Server) routeSim() {
 		})
 	}
 	if p := s.o.Sim.Platform; p != nil {
-		s.mux.HandleFunc("POST /api/sim/status", func(w http.ResponseWriter, r *http.Request) {
-			var req api.SimStatusRequest
-			if !decodeStrict(w, io.LimitReader(r.Body, 1<<16), &req, "") {
-				return
-			}
-			if err := p.SetStatus(r.Context(), req); err != nil {
-				failWith(w, err, http.StatusBadRequest)
-				return
-			}
-			w.WriteHeader(http.StatusNoContent)
-		})
+		s.mux.HandleFunc("POST /api/sim/status", simCommand(1<<16, "", p.SetStatus))
 	}
 	if b := s.o.Sim.Booking; b != nil {
 		s.mux.HandleFunc("POST /api/sim/appointment", func(w http.ResponseWriter, r *http.Request) {
@@ -203,52 +202,37 @@ func (s *Server) routeSim() {
 
 // routeRig mounts the simulated lane's commands and state.
 func (s *Server) routeRig(rig SimRig) {
-	body := func(r *http.Request) io.Reader { return io.LimitReader(r.Body, 1<<16) }
+	const limit = 1 << 16
 	s.mux.HandleFunc("GET /api/sim", func(w http.ResponseWriter, r *http.Request) { encodeJSON(w, rig.State()) })
-	s.mux.HandleFunc("POST /api/sim/card", func(w http.ResponseWriter, r *http.Request) {
-		var req api.CardRequest
-		if !decodeStrict(w, body(r), &req, "") {
-			return
-		}
+	s.mux.HandleFunc("POST /api/sim/card", simCommand(limit, "", func(_ context.Context, req api.CardRequest) error {
 		if req.ID == "" {
-			http.Error(w, "card: id is required", http.StatusBadRequest)
-			return
+			return errors.New("card: id is required")
 		}
 		rig.PlaceCard(req)
-		w.WriteHeader(http.StatusNoContent)
-	})
+		return nil
+	}))
 	s.mux.HandleFunc("POST /api/sim/remove", func(w http.ResponseWriter, r *http.Request) {
 		rig.RemoveCard()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	s.mux.HandleFunc("POST /api/sim/temp", func(w http.ResponseWriter, r *http.Request) {
-		var req api.TempRequest
-		if !decodeStrict(w, body(r), &req, "") {
-			return
-		}
+	s.mux.HandleFunc("POST /api/sim/temp", simCommand(limit, "", func(_ context.Context, req api.TempRequest) error {
 		if req.C < -20 || req.C > 100 {
-			http.Error(w, fmt.Sprintf("temp: %.1f °C is not a temperature an IR sensor reports", req.C), http.StatusBadRequest)
-			return
+			return fmt.Errorf("temp: %.1f °C is not a temperature an IR sensor reports", req.C)
 		}
 		rig.Person(req.C)
-		w.WriteHeader(http.StatusNoContent)
-	})
+		return nil
+	}))
 	s.mux.HandleFunc("POST /api/sim/leave", func(w http.ResponseWriter, r *http.Request) {
 		rig.Leave()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	s.mux.HandleFunc("POST /api/sim/code", func(w http.ResponseWriter, r *http.Request) {
-		var req api.CodeRequest
-		if !decodeStrict(w, body(r), &req, "") {
-			return
-		}
+	s.mux.HandleFunc("POST /api/sim/code", simCommand(limit, "", func(_ context.Context, req api.CodeRequest) error {
 		if req.Text == "" {
-			http.Error(w, "code: text is required", http.StatusBadRequest)
-			return
+			return errors.New("code: text is required")
 		}
 		rig.ShowCode(req.Text)
-		w.WriteHeader(http.StatusNoContent)
-	})
+		return nil
+	}))
 	s.mux.HandleFunc("POST /api/sim/code/image", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(io.LimitReader(r.Body, 16<<20+1))
 		if err != nil {
@@ -265,15 +249,7 @@ func (s *Server) routeRig(rig SimRig) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	s.mux.HandleFunc("POST /api/sim/fault", func(w http.ResponseWriter, r *http.Request) {
-		var req api.FaultRequest
-		if !decodeStrict(w, body(r), &req, "") {
-			return
-		}
-		if err := rig.Fault(req.Part, device.Health{State: req.State, Reason: req.Reason}); err != nil {
-			failWith(w, err, http.StatusBadRequest)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+	s.mux.HandleFunc("POST /api/sim/fault", simCommand(limit, "", func(_ context.Context, req api.FaultRequest) error {
+		return rig.Fault(req.Part, device.Health{State: req.State, Reason: req.Reason})
+	}))
 }

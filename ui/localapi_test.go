@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -17,7 +18,6 @@ import (
 
 	"onepass/device"
 	"onepass/drivers/escpos/escpossim"
-	"onepass/drivers/idcard/idcardsim"
 	"onepass/drivers/sim"
 	"onepass/kiosk"
 	"onepass/kiosk/queue"
@@ -358,7 +358,6 @@ func TestMirrors(t *testing.T) {
 		{"queue.Ticket", new(queue.Ticket), new(api.Ticket)},
 		{"queue.Error", new(queue.Error), new(api.QueueError)},
 		{"client.Status", new(syncclient.Status), new(api.SyncClient)},
-		{"idcardsim.CardRequest", new(idcardsim.CardRequest), new(api.CardRequest)},
 		{"sim.SignalState", new(sim.SignalState), new(api.SignalState)},
 		{"escpossim.State", new(escpossim.State), new(api.PrinterState)},
 		{"escpossim.Control", new(escpossim.Control), new(api.PrinterControl)},
@@ -433,5 +432,43 @@ func fill(v reflect.Value) {
 		v.SetUint(1)
 	case reflect.Float32, reflect.Float64:
 		v.SetFloat(1.5)
+	}
+}
+
+// TestSimCommand: the simulator routes' one shape, answer by answer: a strict body (an unknown
+// field or one over the limit is 400 with the route's prefix), the command's error as 400 or its
+// own status, 204 when done.
+func TestSimCommand(t *testing.T) {
+	type req struct {
+		N int `json:"n"`
+	}
+	h := simCommand(32, "thing: ", func(_ context.Context, r req) error {
+		switch r.N {
+		case 1:
+			return errors.New("thing: one is not allowed")
+		case 2:
+			return WithStatus(http.StatusConflict, errors.New("thing: busy"))
+		}
+		return nil
+	})
+	tests := []struct {
+		name, body string
+		code       int
+		text       string
+	}{
+		{"done", `{"n": 3}`, http.StatusNoContent, ""},
+		{"unknown field", `{"m": 3}`, http.StatusBadRequest, "thing: bad request body: json: unknown field"},
+		{"over the limit", `{"n": 3` + strings.Repeat(" ", 40) + `}`, http.StatusBadRequest, "thing: bad request body"},
+		{"refused", `{"n": 1}`, http.StatusBadRequest, "thing: one is not allowed"},
+		{"own status", `{"n": 2}`, http.StatusConflict, "thing: busy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			h(w, httptest.NewRequest(http.MethodPost, "/api/sim/thing", strings.NewReader(tt.body)))
+			if w.Code != tt.code || !strings.HasPrefix(w.Body.String(), tt.text) {
+				t.Errorf("%d %q, want %d %q…", w.Code, w.Body.String(), tt.code, tt.text)
+			}
+		})
 	}
 }

@@ -73,9 +73,9 @@ func (s *Server) routeQueue() {
 	s.routeStaff(both)
 
 	s.mux.HandleFunc("GET /api/queue", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.o.Queue.Board()) })
-	s.mux.HandleFunc("POST /api/tickets", s.localIssue)
-	s.mux.HandleFunc("POST /api/tickets/kiosk", s.kioskIssue)
-	s.mux.HandleFunc("POST /api/tickets/checkin", s.localCheckIn)
+	s.mux.HandleFunc("POST /api/tickets", queueCall(s, s.localIssue))
+	s.mux.HandleFunc("POST /api/tickets/kiosk", queueCall(s, s.kioskIssue))
+	s.mux.HandleFunc("POST /api/tickets/checkin", queueCall(s, s.localCheckIn))
 	for _, op := range []string{"call", "recall", "served", "no-show", "transfer"} {
 		s.mux.HandleFunc("POST /api/tickets/"+op, s.localCounterOp(op))
 	}
@@ -136,70 +136,51 @@ func (s *Server) writeQueueErr(w http.ResponseWriter, err error) {
 	writeJSON(w, http.StatusInternalServerError, queue.Error{Code: "internal", Zh: "系统故障，请联系工作人员", En: err.Error()})
 }
 
+// queueCall is a queue route: a small strict JSON request, one queue call, and its answer as
+// JSON or its refusal (409) or failure (500) as a queue error.
+func queueCall[Req, Resp any](s *Server, call func(ctx context.Context, req Req) (Resp, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		out, err := call(r.Context(), req)
+		if err != nil {
+			s.writeQueueErr(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
 // IssueRequest is the body of POST /api/tickets (and the staff console's issue). It lives in ui/api.
 type IssueRequest = api.IssueRequest
 
-func (s *Server) localIssue(w http.ResponseWriter, r *http.Request) {
-	var req IssueRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	is, err := s.o.Queue.Issue(r.Context(), queue.IssueRequest{Service: req.Service, Priority: queue.Priority(req.Priority), Source: queue.FromStaff, Print: true})
-	if err != nil {
-		s.writeQueueErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, is)
+func (s *Server) localIssue(ctx context.Context, req IssueRequest) (queue.Issued, error) {
+	return s.o.Queue.Issue(ctx, queue.IssueRequest{Service: req.Service, Priority: queue.Priority(req.Priority), Source: queue.FromStaff, Print: true})
 }
 
 // KioskRequest is the body of POST /api/tickets/kiosk: the citizen's choice after a PASS. It lives in ui/api.
 type KioskRequest = api.KioskRequest
 
-func (s *Server) kioskIssue(w http.ResponseWriter, r *http.Request) {
-	var req KioskRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	is, err := s.o.Queue.IssueAfterPass(r.Context(), req.PassID, req.Service)
-	if err != nil {
-		s.writeQueueErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, is)
+func (s *Server) kioskIssue(ctx context.Context, req KioskRequest) (queue.Issued, error) {
+	return s.o.Queue.IssueAfterPass(ctx, req.PassID, req.Service)
 }
 
 // CheckInRequest is the body of POST /api/tickets/checkin. It lives in ui/api.
 type CheckInRequest = api.CheckInRequest
 
-func (s *Server) localCheckIn(w http.ResponseWriter, r *http.Request) {
-	var req CheckInRequest
-	if !decodeBody(w, r, &req) {
-		return
-	}
-	is, err := s.o.Queue.CheckIn(r.Context(), req.Code, req.PassID)
-	if err != nil {
-		s.writeQueueErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, is)
+func (s *Server) localCheckIn(ctx context.Context, req CheckInRequest) (queue.Issued, error) {
+	return s.o.Queue.CheckIn(ctx, req.Code, req.PassID)
 }
 
 // CounterRequest is the body of the counter operations. It lives in ui/api.
 type CounterRequest = api.CounterRequest
 
 func (s *Server) localCounterOp(op string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var req CounterRequest
-		if !decodeBody(w, r, &req) {
-			return
-		}
-		t, err := s.counterOp(r.Context(), op, req.Counter, req.Service)
-		if err != nil {
-			s.writeQueueErr(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, t)
-	}
+	return queueCall(s, func(ctx context.Context, req CounterRequest) (queue.Ticket, error) {
+		return s.counterOp(ctx, op, req.Counter, req.Service)
+	})
 }
 
 func (s *Server) counterOp(ctx context.Context, op, counter, service string) (queue.Ticket, error) {

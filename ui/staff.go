@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -247,35 +248,23 @@ func (s *Server) routeStaff(both func(string, http.HandlerFunc)) {
 	both("GET /staff/api/state", s.staffOnly(s.staffState))
 	for _, op := range []string{"call", "recall", "served", "no-show", "transfer"} {
 		both("POST /staff/api/"+op, s.staffOnly(func(w http.ResponseWriter, r *http.Request, se *session) {
-			var req CounterRequest
-			if !decodeBody(w, r, &req) {
-				return
-			}
-			if req.Counter == "" {
-				req.Counter = se.counter
-			}
-			t, err := s.counterOp(r.Context(), op, req.Counter, req.Service)
-			if err != nil {
-				s.writeQueueErr(w, err)
-				return
-			}
-			s.log.Info("staff", "op", op, "staff", se.user.ID, "counter", req.Counter, "ticket", t.Number)
-			writeJSON(w, http.StatusOK, t)
+			queueCall(s, func(ctx context.Context, req CounterRequest) (queue.Ticket, error) {
+				if req.Counter == "" {
+					req.Counter = se.counter
+				}
+				t, err := s.counterOp(ctx, op, req.Counter, req.Service)
+				if err == nil {
+					s.log.Info("staff", "op", op, "staff", se.user.ID, "counter", req.Counter, "ticket", t.Number)
+				}
+				return t, err
+			})(w, r)
 		}))
 	}
 	both("POST /staff/api/issue", s.staffOnly(s.staffIssue))
-	both("POST /staff/api/checkin", s.staffOnly(func(w http.ResponseWriter, r *http.Request, se *session) {
-		var req CheckInRequest
-		if !decodeBody(w, r, &req) {
-			return
-		}
-		is, err := s.o.Queue.CheckIn(r.Context(), req.Code, "")
-		if err != nil {
-			s.writeQueueErr(w, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, is)
-	}))
+	staffCheckIn := queueCall(s, func(ctx context.Context, req CheckInRequest) (queue.Issued, error) {
+		return s.o.Queue.CheckIn(ctx, req.Code, "")
+	})
+	both("POST /staff/api/checkin", s.staffOnly(func(w http.ResponseWriter, r *http.Request, _ *session) { staffCheckIn(w, r) }))
 }
 
 // LoginRequest is the body of POST /staff/api/login.

@@ -293,9 +293,9 @@ func issuerAdd(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer)
 	if err != nil {
 		return err
 	}
-	iss := wire.TrustIssuer{ID: *id, Name: *name, Region: *region,
-		Binding: wire.TrustBinding{Time: uint32(*bt), MemoryKiB: uint32(*bm), Threads: uint8(*bp)},
-		Keys:    []wire.TrustKey{{Alg: pub.Alg(), PublicKey: pub.SPKI(), NotBefore: nb, NotAfter: na}}}
+	iss := signing.Issuer{ID: *id, Name: *name, Region: *region,
+		Binding: signing.BindParams{Time: uint32(*bt), MemoryKiB: uint32(*bm), Threads: uint8(*bp)},
+		Keys:    []signing.IssuerKey{{Alg: pub.Alg(), PublicKey: pub.SPKI(), NotBefore: nb, NotAfter: na}}}
 	if *classes != "" {
 		for c := range strings.SplitSeq(*classes, ",") {
 			v, err := strconv.Atoi(strings.TrimSpace(c))

@@ -10,7 +10,6 @@ import (
 
 	"onepass/device"
 	"onepass/drivers/escpos/escpossim"
-	"onepass/drivers/idcard/idcardsim"
 	"onepass/drivers/sim"
 	"onepass/sync/client"
 	"onepass/sync/store"
@@ -25,7 +24,7 @@ import (
 type simRig struct{ rig *sim.Rig }
 
 func (s simRig) PlaceCard(r api.CardRequest) {
-	s.rig.Cards.Place(idcardsim.CardRequest(r).Card(time.Now()))
+	s.rig.Cards.Place(r.Card(time.Now()))
 }
 func (s simRig) RemoveCard()          { s.rig.Cards.Remove() }
 func (s simRig) Person(c float64)     { s.rig.People.Person(c) }

@@ -160,8 +160,8 @@ func (s *syncer) ensureSimIssuer(ctx context.Context) error {
 		}
 	}
 	now := s.clock.Now()
-	_, err = s.hub.AddIssuer(ctx, wire.TrustIssuer{ID: simIssuerID, Name: "模拟发码机构 (simulated issuer)", Region: "000000",
-		Classes: []int{1, 2, 3}, Keys: []wire.TrustKey{{Alg: pub.Alg(), PublicKey: pub.SPKI(),
+	_, err = s.hub.AddIssuer(ctx, signing.Issuer{ID: simIssuerID, Name: "模拟发码机构 (simulated issuer)", Region: "000000",
+		Classes: []int{1, 2, 3}, Keys: []signing.IssuerKey{{Alg: pub.Alg(), PublicKey: pub.SPKI(),
 			NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(10, 0, 0)}}})
 	return err
 }

@@ -48,63 +48,61 @@ func decodeStrict(enc encoding.Encoding, b []byte) (string, bool) {
 	return string(out), true
 }
 
-// gbScore rates b as GB18030 text: the GB2312 hanzi rows are what Chinese text is made of; the GBK
-// extension rows and four-byte sequences are what other encodings look like when misread.
-func gbScore(b []byte) int {
+// rate walks b as legacy multi-byte text: an ASCII byte scores one, and char rates the character
+// that starts at any other byte (rest is b from there) and says how many bytes it takes.
+func rate(b []byte, char func(rest []byte) (width, points int)) int {
 	score := 0
 	for i := 0; i < len(b); {
-		c := b[i]
-		switch {
-		case c < 0x80:
+		if b[i] < 0x80 {
 			score++
 			i++
-		case i+3 < len(b) && b[i+1] >= 0x30 && b[i+1] <= 0x39:
-			score -= 3
-			i += 4
-		case i+1 < len(b):
-			t := b[i+1]
-			switch {
-			case c >= 0xB0 && c <= 0xF7 && t >= 0xA1:
-				score += 2
-			case c >= 0xA1 && c <= 0xA9 && t >= 0xA1:
-				score++
-			default:
-				score--
-			}
-			i += 2
-		default:
-			score--
-			i++
+			continue
 		}
+		w, p := char(b[i:])
+		score += p
+		i += w
 	}
 	return score
 }
 
+// gbScore rates b as GB18030 text: the GB2312 hanzi rows are what Chinese text is made of; the GBK
+// extension rows and four-byte sequences are what other encodings look like when misread.
+func gbScore(b []byte) int {
+	return rate(b, func(r []byte) (int, int) {
+		c := r[0]
+		switch {
+		case len(r) > 3 && r[1] >= 0x30 && r[1] <= 0x39:
+			return 4, -3
+		case len(r) > 1:
+			t := r[1]
+			switch {
+			case c >= 0xB0 && c <= 0xF7 && t >= 0xA1:
+				return 2, 2
+			case c >= 0xA1 && c <= 0xA9 && t >= 0xA1:
+				return 2, 1
+			}
+			return 2, -1
+		}
+		return 1, -1 // a lead byte with nothing after it
+	})
+}
+
 // sjisScore rates b as Shift_JIS text: kana and level-1 kanji are what Japanese text is made of.
 func sjisScore(b []byte) int {
-	score := 0
-	for i := 0; i < len(b); {
-		c := b[i]
+	return rate(b, func(r []byte) (int, int) {
+		c := r[0]
 		switch {
-		case c < 0x80:
-			score++
-			i++
 		case c >= 0xA1 && c <= 0xDF: // half-width katakana: rare in real text
-			i++
-		case i+1 < len(b):
+			return 1, 0
+		case len(r) > 1:
 			switch {
 			case c == 0x82 || c == 0x83 || (c >= 0x88 && c <= 0x9F):
-				score += 2
+				return 2, 2
 			case c == 0x81 || (c >= 0xE0 && c <= 0xEA):
-				score++
-			default:
-				score--
+				return 2, 1
 			}
-			i += 2
-		default:
-			score--
-			i++
+			return 2, -1
 		}
-	}
-	return score
+		return 1, -1 // a lead byte with nothing after it
+	})
 }

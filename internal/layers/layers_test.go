@@ -43,10 +43,10 @@ var allowed = map[string][]string{
 	"kiosk":                    {"device", "identity", "kiosk/broadcast", "kiosk/healthcode", "kiosk/policy", "sync/store"},
 	"kiosk/healthcode":         {"identity", "kiosk/policy", "signing"},
 	"kiosk/queue":              {"device", "kiosk/broadcast", "sync/store"},
-	"sync/client":              {"identity", "sync/keyfile", "sync/store", "sync/wire"},
-	"sync/hub":                 {"identity", "sync/internal/sqlitedb", "sync/keyfile", "sync/wire"},
+	"sync/client":              {"identity", "signing", "sync/keyfile", "sync/store", "sync/wire"},
+	"sync/hub":                 {"identity", "signing", "sync/internal/sqlitedb", "sync/keyfile", "sync/wire"},
 	"ui":                       {"device", "kiosk", "kiosk/policy", "kiosk/queue", "ui/api"},
-	"ui/api":                   {"device"},
+	"ui/api":                   {"device", "drivers/idcard/idcardsim"}, // the sim card request is idcardsim's own
 	"cmd/internal/config":      {"device", "kiosk", "kiosk/healthcode", "kiosk/policy", "kiosk/queue", "signing"},
 	"cmd/internal/selftest":    {"device", "sync/store"},
 	"cmd/internal/ctl":         nil,

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"onepass/identity"
+	"onepass/signing"
 	"onepass/sync/client"
 	"onepass/sync/hub"
 	"onepass/sync/store"
@@ -83,8 +84,8 @@ func TestSyncRoundTrip(t *testing.T) {
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	spki, _ := x509.MarshalPKIXPublicKey(pub)
 	now := time.Now()
-	if _, err := h.hub.AddIssuer(bg, wire.TrustIssuer{ID: "510000-SCJKM", Name: "四川省健康码", Region: "510000",
-		Keys: []wire.TrustKey{{Alg: wire.AlgEdDSA, PublicKey: spki, NotBefore: now, NotAfter: now.AddDate(1, 0, 0)}}}); err != nil {
+	if _, err := h.hub.AddIssuer(bg, signing.Issuer{ID: "510000-SCJKM", Name: "四川省健康码", Region: "510000",
+		Keys: []signing.IssuerKey{{Alg: signing.EdDSA, PublicKey: spki, NotBefore: now, NotAfter: now.AddDate(1, 0, 0)}}}); err != nil {
 		t.Fatal(err)
 	}
 	cid := bytes.Repeat([]byte{7}, 16)
@@ -271,7 +272,7 @@ func TestForeignTrustListReplaced(t *testing.T) {
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	spki, _ := x509.MarshalPKIXPublicKey(pub)
 	now := time.Now()
-	if _, err := h.hub.AddIssuer(bg, wire.TrustIssuer{ID: "X", Keys: []wire.TrustKey{{Alg: wire.AlgEdDSA, PublicKey: spki, NotBefore: now, NotAfter: now.Add(time.Hour)}}}); err != nil {
+	if _, err := h.hub.AddIssuer(bg, signing.Issuer{ID: "X", Keys: []signing.IssuerKey{{Alg: signing.EdDSA, PublicKey: spki, NotBefore: now, NotAfter: now.Add(time.Hour)}}}); err != nil {
 		t.Fatal(err)
 	}
 	k := newKiosk(t)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"onepass/signing"
 	"onepass/sync/store"
 	"onepass/sync/wire"
 )
@@ -32,7 +33,7 @@ func (c *Client) syncTrust(ctx context.Context, r *round) error {
 	if err != nil {
 		return fmt.Errorf("sync: trust list rejected: %w", err)
 	}
-	var tl wire.TrustList
+	var tl signing.TrustList
 	if err := json.Unmarshal(payload, &tl); err != nil {
 		return fmt.Errorf("sync: trust list rejected: %w", err)
 	}

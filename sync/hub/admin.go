@@ -9,13 +9,14 @@ import (
 	"slices"
 	"time"
 
+	"onepass/signing"
 	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
 // AddIssuer adds an issuer to the trust list, or a key to an issuer already there (the other
 // fields are then replaced by the new ones when given), and publishes a new root-signed list.
-func (h *Hub) AddIssuer(ctx context.Context, iss wire.TrustIssuer) (int64, error) {
+func (h *Hub) AddIssuer(ctx context.Context, iss signing.Issuer) (int64, error) {
 	if iss.ID == "" || len(iss.ID) > 64 {
 		return 0, errors.New("hub: issuer: id must be 1–64 characters")
 	}
@@ -25,7 +26,7 @@ func (h *Hub) AddIssuer(ctx context.Context, iss wire.TrustIssuer) (int64, error
 		}
 	}
 	for i, k := range iss.Keys {
-		if k.Alg != wire.AlgEdDSA && k.Alg != wire.AlgES256 && k.Alg != "SM2-SM3" {
+		if k.Alg != signing.EdDSA && k.Alg != signing.ES256 && k.Alg != signing.SM2SM3 {
 			return 0, fmt.Errorf("hub: issuer key %d: alg %q: want EdDSA, ES256 or SM2-SM3", i, k.Alg)
 		}
 		if len(k.PublicKey) == 0 {
@@ -34,11 +35,11 @@ func (h *Hub) AddIssuer(ctx context.Context, iss wire.TrustIssuer) (int64, error
 		if !k.NotAfter.After(k.NotBefore) {
 			return 0, fmt.Errorf("hub: issuer key %d: not_after must be after not_before", i)
 		}
-		iss.Keys[i].KID = wire.KID(k.PublicKey)
+		iss.Keys[i].KID = signing.KID(k.PublicKey)
 		iss.Keys[i].NotBefore, iss.Keys[i].NotAfter = k.NotBefore.UTC(), k.NotAfter.UTC()
 	}
-	if iss.Binding == (wire.TrustBinding{}) {
-		iss.Binding = wire.DefaultBinding()
+	if iss.Binding == (signing.BindParams{}) {
+		iss.Binding = signing.DefaultBind
 	}
 	var seq int64
 	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
@@ -49,12 +50,12 @@ func (h *Hub) AddIssuer(ctx context.Context, iss wire.TrustIssuer) (int64, error
 		case err != nil:
 			return err
 		default:
-			var old wire.TrustIssuer
+			var old signing.Issuer
 			if err := json.Unmarshal(raw, &old); err != nil {
 				return err
 			}
 			for _, k := range old.Keys {
-				if !slices.ContainsFunc(iss.Keys, func(n wire.TrustKey) bool { return string(n.KID) == string(k.KID) }) {
+				if !slices.ContainsFunc(iss.Keys, func(n signing.IssuerKey) bool { return string(n.KID) == string(k.KID) }) {
 					iss.Keys = append(iss.Keys, k)
 				}
 			}
@@ -103,12 +104,12 @@ func (h *Hub) RevokeIssuer(ctx context.Context, id string, kid []byte) (int64, e
 				return err
 			}
 		} else {
-			var iss wire.TrustIssuer
+			var iss signing.Issuer
 			if err := json.Unmarshal(raw, &iss); err != nil {
 				return err
 			}
 			n := len(iss.Keys)
-			iss.Keys = slices.DeleteFunc(iss.Keys, func(k wire.TrustKey) bool { return string(k.KID) == string(kid) })
+			iss.Keys = slices.DeleteFunc(iss.Keys, func(k signing.IssuerKey) bool { return string(k.KID) == string(kid) })
 			if len(iss.Keys) == n {
 				return fmt.Errorf("issuer %q has no key %x", id, kid)
 			}
@@ -137,10 +138,10 @@ func (h *Hub) publishTrust(ctx context.Context, tx *sql.Tx) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	tl := wire.TrustList{Version: 1, Seq: seq, IssuedAt: h.now().UTC().Truncate(time.Second), Issuers: []wire.TrustIssuer{}}
+	tl := signing.TrustList{Version: 1, Seq: seq, IssuedAt: h.now().UTC().Truncate(time.Second), Issuers: []signing.Issuer{}}
 	for rows.Next() {
 		var raw []byte
-		var iss wire.TrustIssuer
+		var iss signing.Issuer
 		if err := rows.Scan(&raw); err != nil {
 			rows.Close()
 			return 0, err

@@ -421,17 +421,17 @@ func TestTrustListAndPolicy(t *testing.T) {
 	s1, _ := x509.MarshalPKIXPublicKey(pub1)
 	s2, _ := x509.MarshalPKIXPublicKey(k2.Public())
 	now := time.Now()
-	tk := func(alg signing.Alg, spki []byte) wire.TrustKey {
-		return wire.TrustKey{Alg: alg, PublicKey: spki, NotBefore: now, NotAfter: now.AddDate(1, 0, 0)}
+	tk := func(alg signing.Alg, spki []byte) signing.IssuerKey {
+		return signing.IssuerKey{Alg: alg, PublicKey: spki, NotBefore: now, NotAfter: now.AddDate(1, 0, 0)}
 	}
-	if _, err := h.AddIssuer(bg, wire.TrustIssuer{ID: "A", Name: "a", Keys: []wire.TrustKey{tk(wire.AlgEdDSA, s1)}}); err != nil {
+	if _, err := h.AddIssuer(bg, signing.Issuer{ID: "A", Name: "a", Keys: []signing.IssuerKey{tk(signing.EdDSA, s1)}}); err != nil {
 		t.Fatal(err)
 	}
-	seq, err := h.AddIssuer(bg, wire.TrustIssuer{ID: "A", Keys: []wire.TrustKey{tk(wire.AlgES256, s2)}})
+	seq, err := h.AddIssuer(bg, signing.Issuer{ID: "A", Keys: []signing.IssuerKey{tk(signing.ES256, s2)}})
 	if err != nil || seq != 2 {
 		t.Fatalf("second key: %d %v", seq, err)
 	}
-	if _, err := h.AddIssuer(bg, wire.TrustIssuer{ID: "B", Keys: []wire.TrustKey{tk("RS256", s2)}}); err == nil {
+	if _, err := h.AddIssuer(bg, signing.Issuer{ID: "B", Keys: []signing.IssuerKey{tk("RS256", s2)}}); err == nil {
 		t.Error("RS256 issuer key accepted")
 	}
 	doc, _ := h.TrustDocument(bg)
@@ -440,12 +440,17 @@ func TestTrustListAndPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tl wire.TrustList
+	var tl signing.TrustList
 	json.Unmarshal(payload, &tl)
-	if tl.Seq != 2 || len(tl.Issuers) != 1 || len(tl.Issuers[0].Keys) != 2 || tl.Issuers[0].Name != "a" || !bytes.Equal(tl.Issuers[0].Keys[1].KID, wire.KID(s1)) {
+	if tl.Seq != 2 || len(tl.Issuers) != 1 || len(tl.Issuers[0].Keys) != 2 || tl.Issuers[0].Name != "a" || !bytes.Equal(tl.Issuers[0].Keys[1].KID, signing.KID(s1)) {
 		t.Fatalf("trust list: %s", payload)
 	}
-	if seq, err := h.RevokeIssuer(bg, "A", wire.KID(s1)); err != nil || seq != 3 {
+	// An issuer added without binding parameters gets signing's one default (within the bounds
+	// every kiosk checks).
+	if b := tl.Issuers[0].Binding; b != signing.DefaultBind || b.Validate() != nil {
+		t.Errorf("binding of an issuer added without one = %+v, want signing.DefaultBind %+v", b, signing.DefaultBind)
+	}
+	if seq, err := h.RevokeIssuer(bg, "A", signing.KID(s1)); err != nil || seq != 3 {
 		t.Fatalf("revoke key: %d %v", seq, err)
 	}
 	if _, err := h.RevokeIssuer(bg, "A", nil); err != nil {

@@ -173,16 +173,19 @@ func loadKeys(dir string) (*keyring, error) {
 		}
 		return b, nil
 	}
-	key := func(name string) (crypto.Signer, error) {
+	readDER := func(name string) ([]byte, error) {
 		b, err := read(name)
 		if err != nil {
 			return nil, err
 		}
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("hub: %s is not PEM", name)
+		return pemDER(name, b)
+	}
+	key := func(name string) (crypto.Signer, error) {
+		der, err := readDER(name)
+		if err != nil {
+			return nil, err
 		}
-		k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+		k, err := x509.ParsePKCS8PrivateKey(der)
 		if err != nil {
 			return nil, fmt.Errorf("hub: %s: %w", name, err)
 		}
@@ -193,15 +196,11 @@ func loadKeys(dir string) (*keyring, error) {
 		return s, nil
 	}
 	cert := func(name string) (*x509.Certificate, error) {
-		b, err := read(name)
+		der, err := readDER(name)
 		if err != nil {
 			return nil, err
 		}
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("hub: %s is not PEM", name)
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
+		c, err := x509.ParseCertificate(der)
 		if err != nil {
 			return nil, fmt.Errorf("hub: %s: %w", name, err)
 		}
@@ -257,6 +256,15 @@ func loadKeys(dir string) (*keyring, error) {
 	return k, nil
 }
 
+// pemDER returns the DER inside the (first) PEM block of the key file name.
+func pemDER(name string, b []byte) ([]byte, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("hub: %s is not PEM", name)
+	}
+	return blk.Bytes, nil
+}
+
 // RootSPKI returns the root public key as SubjectPublicKeyInfo DER: what a kiosk pins in
 // `[trust] root` (base64).
 func RootSPKI(dir string) ([]byte, error) {
@@ -264,11 +272,11 @@ func RootSPKI(dir string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return nil, fmt.Errorf("hub: %s is not PEM", rootCertFile)
+	der, err := pemDER(rootCertFile, b)
+	if err != nil {
+		return nil, err
 	}
-	c, err := x509.ParseCertificate(blk.Bytes)
+	c, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -79,5 +81,38 @@ func TestInitCertificates(t *testing.T) {
 	}
 	if _, err := dev.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Errorf("device certificate: %v", err)
+	}
+}
+
+// TestKeyFileNotPEM: a key or certificate file that is not PEM is named in the error, whether
+// the whole keyring or only the root key is loaded (one PEM step for all three readers).
+func TestKeyFileNotPEM(t *testing.T) {
+	dir := t.TempDir()
+	if err := Init(dir, InitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		file string
+		load func() error
+	}{
+		{caKeyFile, func() error { _, err := loadKeys(dir); return err }},
+		{caCertFile, func() error { _, err := loadKeys(dir); return err }},
+		{rootCertFile, func() error { _, err := RootSPKI(dir); return err }},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			p := filepath.Join(dir, "keys", tc.file)
+			good, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.WriteFile(p, good, 0o600) })
+			if err := os.WriteFile(p, []byte("not a key"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			want := "hub: " + tc.file + " is not PEM"
+			if err := tc.load(); err == nil || err.Error() != want {
+				t.Errorf("error %v, want %q", err, want)
+			}
+		})
 	}
 }

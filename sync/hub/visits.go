@@ -121,20 +121,14 @@ func (h *Hub) Ingest(ctx context.Context, deviceID string, recs []wire.Record) (
 	return ack, nil
 }
 
-// VisitRecord is one stored visit, as exported.
+// VisitRecord is one stored visit, as exported: where and when it arrived, and the visit as the
+// kiosk sent it (wire.Visit, whose JSON fields follow at's).
 type VisitRecord struct {
 	ID         string    `json:"id"`
 	Device     string    `json:"device"`
 	ReceivedAt time.Time `json:"received_at"`
 	At         time.Time `json:"at"`
-	Lane       string    `json:"lane"`
-	Method     string    `json:"method"`
-	PersonKey  []byte    `json:"person_key,omitempty"`
-	SealedID   []byte    `json:"sealed_id,omitempty"`
-	MaskedName string    `json:"masked_name"`
-	TempC      *float64  `json:"temp_c,omitempty"`
-	Outcome    string    `json:"outcome"`
-	Reason     string    `json:"reason"`
+	wire.Visit
 }
 
 // Visits calls fn for every visit received at or after since, in visit time order.

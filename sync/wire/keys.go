@@ -4,8 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/hpke"
 	"fmt"
-
-	"onepass/signing"
 )
 
 // Deployment keys travel sealed to the device's own key (the P-256 key of its client
@@ -49,19 +47,3 @@ func OpenDeploymentKey(device *ecdsa.PrivateKey, deviceID string, epoch int64, s
 	}
 	return out, nil
 }
-
-// The trust list is signing's one type (the health-code verifier reads the same list); these
-// names keep the protocol's vocabulary for the hub and the client.
-type (
-	// TrustList is the payload of the trust-list document (specs/healthcode-jkm1.md).
-	TrustList = signing.TrustList
-	// TrustIssuer is one code issuer in the trust list.
-	TrustIssuer = signing.Issuer
-	// TrustBinding are the issuer's Argon2id parameters for the card binding hash.
-	TrustBinding = signing.BindParams
-	// TrustKey is one issuer signing key; usable for codes issued in [NotBefore, NotAfter).
-	TrustKey = signing.IssuerKey
-)
-
-// DefaultBinding is signing.DefaultBind, the binding parameters an issuer gets when it names none.
-func DefaultBinding() TrustBinding { return signing.DefaultBind }

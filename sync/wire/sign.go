@@ -12,12 +12,6 @@ import (
 	"onepass/signing"
 )
 
-// Signature algorithms, named as in COSE and the trust-list document (signing's names).
-const (
-	AlgEdDSA = signing.EdDSA // Ed25519
-	AlgES256 = signing.ES256 // ECDSA P-256 with SHA-256, signature r‖s (64 bytes)
-)
-
 // UseBatches is the only use a hub key certificate may name.
 const UseBatches = "batches"
 
@@ -40,9 +34,6 @@ type KeyCert struct {
 	NotBefore time.Time   `json:"not_before"`
 	NotAfter  time.Time   `json:"not_after"`
 }
-
-// KID is the key identifier (signing.KID), kept under the protocol's name for the hub.
-func KID(spki []byte) []byte { return signing.KID(spki) }
 
 // protocolKey admits the keys the sync protocol signs with: Ed25519 and ECDSA P-256. SM2 keys
 // sign health codes only.
@@ -220,7 +211,7 @@ func (v *Verifier) KeyCert(env *Envelope) (KeyCert, error) {
 	if kc.Use != UseBatches {
 		return KeyCert{}, fmt.Errorf("wire: signer certificate is for %q, not %q", kc.Use, UseBatches)
 	}
-	if !bytes.Equal(kc.KID, KID(kc.PublicKey)) {
+	if !bytes.Equal(kc.KID, signing.KID(kc.PublicKey)) {
 		return KeyCert{}, errors.New("wire: signer certificate kid does not match its key")
 	}
 	v.mu.Lock()

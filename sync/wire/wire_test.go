@@ -258,12 +258,3 @@ func FuzzOpen(f *testing.F) {
 		v.OpenRoot(body)
 	})
 }
-
-// TestDefaultBinding: the hub's default for an issuer added without binding parameters is
-// signing's one value (t=1, 8 MiB, p=1, pinned in signing's TestTrustListShape), within the bounds
-// every kiosk checks.
-func TestDefaultBinding(t *testing.T) {
-	if b := DefaultBinding(); b != signing.DefaultBind || b.Validate() != nil {
-		t.Fatalf("DefaultBinding() = %+v, want signing.DefaultBind %+v within bounds", b, signing.DefaultBind)
-	}
-}

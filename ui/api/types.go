@@ -2,16 +2,19 @@
 // route the ui package serves to onepassctl and scripts, and Client, a typed client of them (the
 // model is tailscale's apitype + LocalClient).
 //
-// It imports only the standard library and device (for the Health of a part), so that the CLI
-// built on it links none of the daemon's heavy dependencies (OpenCV, SQLite, periph). The daemon
-// answers with its own types (kiosk.View, queue.Board, …); these mirror their JSON field for field,
-// and ui's tests fail when a mirror drifts from the type it stands for.
+// It imports only the standard library, device (for the Health of a part) and the light reader
+// simulator (whose CardRequest is the body of /api/sim/card), so that the CLI built on it links
+// none of the daemon's heavy dependencies (OpenCV, SQLite, periph). The daemon answers with its
+// own types (kiosk.View, queue.Board, …), made in packages that link those dependencies; these
+// mirror their JSON field for field, and ui's tests fail when a mirror drifts from the type it
+// stands for.
 package api
 
 import (
 	"time"
 
 	"onepass/device"
+	"onepass/drivers/idcard/idcardsim"
 )
 
 // Status is the body of GET /api/status.
@@ -259,19 +262,10 @@ type EnrollRequest struct {
 // The simulator's routes exist only in `onepassd --sim`.
 
 // CardRequest is the body of POST /api/sim/card: a card to place on the reader. Only id and name
-// are needed; the rest get plausible values.
-type CardRequest struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	Type      string `json:"type,omitempty"` // resident (default), foreigner, hkmotw
-	Sex       string `json:"sex,omitempty"`
-	Nation    string `json:"nation,omitempty"`
-	Birth     string `json:"birth,omitempty"`
-	Address   string `json:"address,omitempty"`
-	Issuer    string `json:"issuer,omitempty"`
-	ValidFrom string `json:"valid_from,omitempty"`
-	ValidTo   string `json:"valid_to,omitempty"` // YYYYMMDD or 长期
-}
+// are needed; the rest get plausible values. It is the reader simulator's own request (one model:
+// onepassctl links idcardsim anyway for sim-reader, and idcardsim is light), named here so that
+// every body of the local API has its name in this package.
+type CardRequest = idcardsim.CardRequest
 
 // TempRequest is the body of POST /api/sim/temp.
 type TempRequest struct {

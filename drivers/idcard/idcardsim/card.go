@@ -7,8 +7,8 @@ import (
 )
 
 // CardRequest describes a card to place on a simulated reader; only ID and Name are needed, Card
-// gives the rest plausible values. The local API's body (ui/api.CardRequest) has the same fields
-// and converts to it; `onepassctl sim-reader` and the tests use it directly.
+// gives the rest plausible values. It is also the local API's body of POST /api/sim/card
+// (ui/api.CardRequest names this type); `onepassctl sim-reader` and the tests use it directly.
 type CardRequest struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
