@@ -202,12 +202,16 @@ func TestKioskLayout(t *testing.T) {
 		}
 		for _, lang := range []string{"zh", "en"} {
 			n := 0
+			var passTitle float64 // the PASS word's size without the service buttons
 			for _, c := range layoutCases() {
 				n++
 				v := plain.publish(c.view(fmt.Sprintf("%s-%s-%d", px, lang, n)))
 				kioskPlain.wait(fmt.Sprintf(`q('#state').dataset.version === '%d'`, v.Version))
 				kioskPlain.setLang(lang)
 				kioskPlain.checkLayout(px + "/" + lang + "/" + c.name)
+				if c.name == "ok/full" {
+					kioskPlain.eval(`parseFloat(getComputedStyle(q('#title')).fontSize)`, &passTitle)
+				}
 				if c.name == "ok/full" || c.name == "code_class_not_allowed/full" {
 					kioskPlain.shot(px + "-" + lang + "-" + strings.ReplaceAll(c.name, "/", "-"))
 				}
@@ -220,6 +224,12 @@ func TestKioskLayout(t *testing.T) {
 			kioskQueue.wait(`q('#outcome').dataset.outcome === 'PASS' && q('#ticket').dataset.step === 'pick' && document.querySelectorAll('.svc').length === 3`)
 			kioskQueue.setLang(lang)
 			kioskQueue.checkLayout(px + "/" + lang + "/PASS with services")
+			// The buttons do not make the PASS word smaller than on a kiosk without them.
+			var title float64
+			kioskQueue.eval(`parseFloat(getComputedStyle(q('#title')).fontSize)`, &title)
+			if title < passTitle {
+				t.Errorf("%s/%s: the PASS word is %.0f px with the service buttons, %.0f px without", px, lang, title, passTitle)
+			}
 			kioskQueue.shot(px + "-" + lang + "-services")
 			kioskQueue.click(`.svc[data-service="C"]`)
 			kioskQueue.wait(`q('#ticket').dataset.step === 'show' && q('#ticket-no').textContent !== '' && ['printed', 'failed'].includes(q('#ticket-print').dataset.print)`)
