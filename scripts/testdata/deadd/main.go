@@ -29,7 +29,7 @@ func main() {
 		return
 	}
 	if len(os.Args) > 2 && os.Args[1] == "onepassctl-local" && os.Args[2] == "selftest" {
-		fmt.Println("self-test passed (scripts/testdata/deadd: the daemon is what is broken)")
+		fmt.Println("self-test PASSED (scripts/testdata/deadd: the daemon is what is broken)")
 		return
 	}
 	if crashAfter == "" {
