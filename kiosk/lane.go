@@ -31,6 +31,7 @@ type Config struct {
 	MeasureTimeout time.Duration // identified but no stable temperature by then → RETRY
 	PollEvery      time.Duration // thermometer read interval
 	GatePulse      time.Duration // gate relay pulse on PASS
+	CardWait       time.Duration // a printed code shown before the card waits this long for it
 	Measure        MeasureConfig
 	Policy         policy.Policy
 }
@@ -39,7 +40,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Lane: "1", ShowFor: 5 * time.Second, MeasureTimeout: 8 * time.Second,
-		PollEvery: 250 * time.Millisecond, GatePulse: time.Second,
+		PollEvery: 250 * time.Millisecond, GatePulse: time.Second, CardWait: 8 * time.Second,
 		Measure: DefaultMeasure(), Policy: policy.Default(),
 	}
 }
@@ -99,6 +100,7 @@ type Lane struct {
 	feverEp   int // the presence episode already refused for fever without an identity
 	deadline  time.Time
 	logHealth device.Health
+	downSince map[string]time.Time // parts a pass depends on, seen down since (the lane's clock)
 
 	loopAt atomic.Int64 // unix ns of the Run loop's last turn: the daemon's watchdog reads it (Alive)
 
@@ -141,6 +143,7 @@ func New(cfg Config, parts Parts, o Options) *Lane {
 		clock: o.Clock, logger: o.Logger.With("lane", cfg.Lane),
 		events: make(chan event, 64), counter: newCounters(),
 		phase: PhaseIdle, logHealth: o.LogHealth, syncHealth: o.SyncHealth,
+		downSince: map[string]time.Time{},
 	}
 	l.meas.cfg = cfg.Measure
 	l.view = l.render()
@@ -154,6 +157,8 @@ type event struct {
 	scan *device.Scan
 	temp *device.TempReading
 	tick bool // re-check deadlines and part health
+	// notice is something to tell the person that is not a pass (Notice).
+	notice policy.Reason
 }
 
 // pass is what is known about the person being checked.
@@ -172,6 +177,7 @@ type pass struct {
 	decision   policy.Decision
 	visitID    string
 	tempC      *float64
+	cardBy     time.Time // PhaseCardWait: the card is waited for until then
 }
 
 // Run drives the lane until ctx is done. It starts one reader goroutine per fitted input part.
@@ -273,6 +279,7 @@ func (l *Lane) deliver(ctx context.Context, ev event) {
 // handle is the state machine: every input and every tick goes through here, one at a time.
 func (l *Lane) handle(ctx context.Context, ev event) {
 	l.takeUpdates()
+	l.watchParts(ev.at)
 	switch {
 	case ev.card != nil:
 		l.onCard(ctx, ev)
@@ -280,9 +287,67 @@ func (l *Lane) handle(ctx context.Context, ev event) {
 		l.onScan(ctx, ev)
 	case ev.temp != nil:
 		l.onTemp(ctx, ev)
+	case ev.notice != "":
+		l.onNotice(ev)
 	case ev.tick:
 		l.onTick(ctx, ev.at)
 	}
+}
+
+// Notice shows the person in front something that is not a pass (an appointment code shown before
+// the check, policy.ReasonCheckInNeedsPass) for the time a result is shown. It is dropped while a
+// pass is under way: that person is already told what to do.
+func (l *Lane) Notice(ctx context.Context, r policy.Reason) {
+	l.deliver(ctx, event{at: l.clock.Now(), notice: r})
+}
+
+func (l *Lane) onNotice(ev event) {
+	if l.phase != PhaseIdle && l.phase != PhaseShowing {
+		return
+	}
+	l.cur = &pass{started: ev.at, decision: policy.Decision{Outcome: policy.Undecided, Reason: ev.notice}}
+	l.deadline = ev.at.Add(l.cfg.ShowFor)
+	l.transition(PhaseShowing)
+}
+
+// watchParts notes when a part a pass depends on went down, so that fault_grace counts from then.
+func (l *Lane) watchParts(now time.Time) {
+	for name, p := range map[string]device.Part{
+		"reader": nilPart(l.parts.Reader), "thermometer": nilPart(l.parts.Thermometer), "camera": nilPart(l.parts.Scanner),
+	} {
+		if p == nil || p.Health().State != device.Down {
+			delete(l.downSince, name)
+			continue
+		}
+		if _, ok := l.downSince[name]; !ok {
+			l.downSince[name] = now
+		}
+	}
+}
+
+// partDown reports whether a part has been down for at least [measure] fault_grace.
+func (l *Lane) partDown(name string, now time.Time) bool {
+	since, ok := l.downSince[name]
+	return ok && now.Sub(since) >= l.cfg.Measure.FaultGrace
+}
+
+// tempDown reports whether passes needing a temperature must stop waiting for one.
+func (l *Lane) tempDown(now time.Time) bool {
+	return !l.cfg.Policy.TemperatureOff() && l.partDown("thermometer", now)
+}
+
+// awaitsCard reports whether the pass holds a code that is accepted only with the ID card, the
+// card has not come yet, and it still may: the reader is fitted and working and card_wait has
+// not run out.
+func (l *Lane) awaitsCard(now time.Time) bool {
+	p := l.cur
+	if p.card != nil || p.code == nil || !policy.NeedsCard(*p.code) || l.cfg.CardWait <= 0 {
+		return false
+	}
+	if l.parts.Reader == nil || l.partDown("reader", now) {
+		return false
+	}
+	return p.cardBy.IsZero() || now.Before(p.cardBy)
 }
 
 // startPass begins a new pass for a new identity. An identity during "showing" ends the shown
@@ -355,6 +420,14 @@ func (l *Lane) verify(ctx context.Context, text string, cert *healthcode.Card) (
 func (l *Lane) identified(ctx context.Context, now time.Time) {
 	l.cur.lastInput = now
 	l.transition(PhaseIdentified)
+	if l.awaitsCard(now) {
+		// A printed code first: ask for the card rather than send the person to staff at once.
+		if l.cur.cardBy.IsZero() {
+			l.cur.cardBy = now.Add(l.cfg.CardWait)
+		}
+		l.transition(PhaseCardWait)
+		return
+	}
 	if l.tryDecide(ctx, now) {
 		return
 	}
@@ -363,6 +436,9 @@ func (l *Lane) identified(ctx context.Context, now time.Time) {
 }
 
 func (l *Lane) onTemp(ctx context.Context, ev event) {
+	if l.cfg.Policy.TemperatureOff() {
+		return // the hall takes no temperatures: none is shown, none decides
+	}
 	wasPresent, ep := l.meas.present, l.meas.episode
 	stableNow := l.meas.add(ev.at, *ev.temp)
 	if !stableNow {
@@ -398,9 +474,19 @@ func (l *Lane) onTemp(ctx context.Context, ev event) {
 func (l *Lane) onTick(ctx context.Context, now time.Time) {
 	switch l.phase {
 	case PhaseMeasuring:
-		if !now.Before(l.deadline) {
+		switch {
+		case l.tempDown(now):
+			l.cur.lastInput = now
+			l.tryDecide(ctx, now)
+		case !now.Before(l.deadline):
 			l.cur.lastInput = now
 			l.decide(ctx, now, policy.Temp{State: policy.TempNone})
+		}
+	case PhaseCardWait:
+		if !l.awaitsCard(now) {
+			// No card in time (or the reader broke): the code alone decides, to staff.
+			l.cur.lastInput = now
+			l.decide(ctx, now, policy.Temp{State: policy.TempPending})
 		}
 	case PhaseShowing:
 		if !now.Before(l.deadline) {
@@ -408,9 +494,22 @@ func (l *Lane) onTick(ctx context.Context, now time.Time) {
 			l.transition(PhaseIdle)
 		}
 	}
-	if l.healthChanged() {
+	if l.healthChanged() || l.idleChanged() {
 		l.publish()
 	}
+}
+
+// idleChanged reports whether the idle screen now says something else: a part's fault_grace ran
+// out without any change of its health.
+func (l *Lane) idleChanged() bool {
+	if l.phase != PhaseIdle {
+		return false
+	}
+	var v View
+	l.renderIdle(&v)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return v.Reason != l.view.Reason || v.Prompt != l.view.Prompt
 }
 
 // tryDecide asks the policy with what is known; it reports whether the pass is decided.
@@ -418,6 +517,9 @@ func (l *Lane) tryDecide(ctx context.Context, now time.Time) bool {
 	t := l.meas.temp()
 	if l.meas.gen == l.usedGen && l.meas.stable {
 		t = policy.Temp{State: policy.TempPending}
+	}
+	if l.tempDown(now) {
+		t = policy.Temp{State: policy.TempDown}
 	}
 	if policy.Decide(l.cfg.Policy, l.input(ctx, t)).Outcome == policy.Undecided {
 		return false
@@ -428,9 +530,9 @@ func (l *Lane) tryDecide(ctx context.Context, now time.Time) bool {
 
 func (l *Lane) input(ctx context.Context, t policy.Temp) policy.Input {
 	p := l.cur
-	in := policy.Input{Card: p.card, Code: p.code, Temp: t}
+	in := policy.Input{Card: p.card, Code: p.code, Temp: t, ReaderDown: l.partDown("reader", l.clock.Now())}
 	in.Replica.Age = time.Duration(math.MaxInt64)
-	if l.replica != nil {
+	if l.replica != nil && !l.cfg.Policy.StatusOff() {
 		in.Replica.Age = l.replica.Age(ctx)
 		if p.personKey != nil {
 			row, ok, err := l.replica.Status(ctx, p.personKey)

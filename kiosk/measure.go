@@ -34,6 +34,11 @@ type MeasureConfig struct {
 	AmbientMaxC float64 `toml:"ambient_max_c"`
 	RangeMinC   float64 `toml:"range_min_c"` // a body estimate outside [RangeMinC, RangeMaxC] is remeasured,
 	RangeMaxC   float64 `toml:"range_max_c"` // never judged as a pass or a fever
+
+	// FaultGrace is how long a part a pass depends on (thermometer, reader, camera) may be down
+	// before the lane stops asking people to use it and sends them to the staff lane instead: a
+	// short glitch (a reconnect) should not turn everyone away.
+	FaultGrace time.Duration `toml:"fault_grace"`
 }
 
 // DefaultCompensationK is the heat-balance weight h/(ρc) that Exergen's temporal-artery patent
@@ -53,6 +58,7 @@ func DefaultMeasure() MeasureConfig {
 	return MeasureConfig{
 		PresenceDeltaC: 2, MinObjectC: 28, Settle: 650 * time.Millisecond, Window: 4, ToleranceC: 0.3,
 		CompensationK: DefaultCompensationK, AmbientMinC: 10, AmbientMaxC: 40, RangeMinC: 34, RangeMaxC: 43,
+		FaultGrace: 10 * time.Second,
 	}
 }
 

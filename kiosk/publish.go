@@ -14,6 +14,10 @@ const (
 	idleEn    = "Please place your ID card or show your health code"
 	measureZh = "请正对测温区"
 	measureEn = "Please face the temperature sensor"
+	cardZh    = "请刷身份证"
+	cardEn    = "Please place your ID card"
+	codeZh    = "请出示健康码"
+	codeEn    = "Please show your health code"
 )
 
 // render builds the View for the current state. Called only by the Run goroutine (and New).
@@ -21,7 +25,7 @@ func (l *Lane) render() View {
 	v := View{Lane: l.cfg.Lane, State: l.phase, At: l.clock.Now(), Health: l.health()}
 	switch l.phase {
 	case PhaseIdle:
-		v.TitleZh, v.TitleEn, v.TextZh, v.TextEn = idleZh, idleEn, idleZh, idleEn
+		l.renderIdle(&v)
 		if l.meas.stable && l.meas.gen != l.usedGen {
 			if t := l.meas.temp(); t.State == policy.TempStable {
 				c := round1(t.C)
@@ -32,14 +36,50 @@ func (l *Lane) render() View {
 		v.TitleZh, v.TitleEn, v.TextZh, v.TextEn = measureZh, measureEn, measureZh, measureEn
 		v.Sound = "measure"
 		v.MaskedName, v.MaskedID, v.Method = l.cur.maskedName, l.cur.maskedID, l.cur.method
+	case PhaseCardWait:
+		v.TitleZh, v.TitleEn, v.TextZh, v.TextEn = cardZh, cardEn, cardZh, cardEn
+		v.Sound = "show_card"
+		v.MaskedName, v.Method = l.cur.maskedName, l.cur.method
 	case PhaseDecided, PhaseShowing:
 		p := l.cur
-		tx := policy.TextFor(p.decision.Reason)
+		tx := l.cfg.Policy.Text(p.decision.Reason)
 		v.Outcome, v.Reason, v.PassID, v.Method = p.decision.Outcome, p.decision.Reason, p.visitID, p.method
 		v.MaskedName, v.MaskedID, v.TempC = p.maskedName, p.maskedID, p.tempC
 		v.TitleZh, v.TitleEn, v.TextZh, v.TextEn, v.Sound = tx.TitleZh, tx.TitleEn, tx.Zh, tx.En, tx.Sound
 	}
 	return v
+}
+
+// renderIdle says what works: a broken part a pass depends on is not offered, and when no pass
+// can be completed here the screen sends people to the staff lane (Reason set, no outcome).
+func (l *Lane) renderIdle(v *View) {
+	now := l.clock.Now()
+	reader := l.parts.Reader != nil && !l.partDown("reader", now)
+	// With no status check the code is not asked for: it would only identify, as the card does.
+	camera := l.parts.Scanner != nil && !l.partDown("camera", now) && !l.cfg.Policy.StatusOff()
+	zh, en := idleZh, idleEn
+	switch {
+	case l.tempDown(now):
+		v.Reason = policy.ReasonThermometerDown
+	case !reader && !camera:
+		// No way in works: name the broken part (nothing fitted at all is a bench set-up).
+		switch {
+		case l.partDown("reader", now):
+			v.Reason = policy.ReasonReaderDown
+		case l.partDown("camera", now):
+			v.Reason = policy.ReasonCameraDown
+		}
+	case !camera:
+		v.Prompt, zh, en = PromptCardOnly, cardZh, cardEn
+	case !reader:
+		v.Prompt, zh, en = PromptCodeOnly, codeZh, codeEn
+	}
+	if v.Reason != "" {
+		tx := l.cfg.Policy.Text(v.Reason)
+		v.TitleZh, v.TitleEn, v.TextZh, v.TextEn = tx.TitleZh, tx.TitleEn, tx.Zh, tx.En
+		return
+	}
+	v.TitleZh, v.TitleEn, v.TextZh, v.TextEn = zh, en, zh, en
 }
 
 func round1(c float64) float64 { return float64(int(c*10+0.5)) / 10 }

@@ -10,13 +10,21 @@ import (
 // Phase is the lane's state in the pass flow.
 type Phase string
 
-// The pass flow: idle → identified → measuring → decided → showing → idle.
+// The pass flow: idle → identified → measuring → decided → showing → idle. A printed code shown
+// before the card goes identified → card_wait until the card comes (or [lane] card_wait passes).
 const (
 	PhaseIdle       Phase = "idle"
 	PhaseIdentified Phase = "identified"
+	PhaseCardWait   Phase = "card_wait"
 	PhaseMeasuring  Phase = "measuring"
 	PhaseDecided    Phase = "decided"
 	PhaseShowing    Phase = "showing"
+)
+
+// Prompts of the idle screen when not every way in works.
+const (
+	PromptCardOnly = "card" // the camera is down, or the hall checks no health status: ask for the card only
+	PromptCodeOnly = "code" // the card reader is down: ask for a code only
 )
 
 // View is the lane's state as the screen shows it. Every transition produces a new View with a
@@ -28,7 +36,8 @@ type View struct {
 	PassID     string                   `json:"pass_id,omitempty"` // the visit's UUIDv7 once logged
 	Method     string                   `json:"method,omitempty"`  // card, code, card+code
 	Outcome    policy.Outcome           `json:"outcome"`
-	Reason     policy.Reason            `json:"reason"`
+	Reason     policy.Reason            `json:"reason"` // also on idle: a broken part sends people to staff; on showing without an outcome: a notice
+	Prompt     string                   `json:"prompt,omitempty"` // idle: PromptCardOnly or PromptCodeOnly, "" for both
 	MaskedName string                   `json:"masked_name"`
 	MaskedID   string                   `json:"masked_id"`
 	TempC      *float64                 `json:"temp_c"`

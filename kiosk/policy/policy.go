@@ -110,6 +110,7 @@ const (
 	TempStable                      // a stable reading, in C
 	TempNone                        // no stable reading within the timeout
 	TempOutOfRange                  // a stable reading outside the plausible body range: remeasure
+	TempDown                        // the thermometer is out of order (past the lane's grace): no reading will come
 )
 
 // Temp is the measured temperature.
@@ -124,6 +125,9 @@ type Input struct {
 	Code    *Code // nil: no code shown
 	Replica Replica
 	Temp    Temp
+	// ReaderDown: the card reader is out of order (past the lane's grace), so a code that needs a
+	// card cannot get one here.
+	ReaderDown bool
 }
 
 // AbsentStatus is what an unknown status means in a region that syncs only exceptions.
@@ -135,12 +139,32 @@ const (
 	AbsentGreen  AbsentStatus = "green"
 )
 
+// Requirement says whether the hall requires a check ([policy] temperature, [policy] status).
+type Requirement string
+
+// Requirements. The zero value means Required: a policy that says nothing checks everything.
+const (
+	Required Requirement = "required"
+	Off      Requirement = "off" // the lane neither waits for nor decides on the check
+)
+
 // Policy holds the hall's rules.
 type Policy struct {
 	FeverC       float64       // a stable temperature at or above this is a fever
 	StatusMaxAge time.Duration // an older replica is stale: unknown status becomes MANUAL
 	AbsentStatus AbsentStatus  // unknown status with a fresh replica
+	// Temperature "off": no temperature is waited for or judged (halls after the health-code era
+	// that use the kiosk for real-name registration and queue tickets).
+	Temperature Requirement
+	// Status "off": no health status is looked up or judged; a valid identity passes.
+	Status Requirement
 }
+
+// TemperatureOff reports whether the hall does not check temperatures.
+func (p Policy) TemperatureOff() bool { return p.Temperature == Off }
+
+// StatusOff reports whether the hall does not check health status.
+func (p Policy) StatusOff() bool { return p.Status == Off }
 
 // Default is the policy a kiosk uses until the platform sends one.
 func Default() Policy {
@@ -158,6 +182,14 @@ func (p Policy) Validate() error {
 	if p.AbsentStatus != AbsentManual && p.AbsentStatus != AbsentGreen {
 		return fmt.Errorf("absent_status %q: want %q or %q", p.AbsentStatus, AbsentManual, AbsentGreen)
 	}
+	for _, r := range []struct {
+		key string
+		v   Requirement
+	}{{"temperature", p.Temperature}, {"status", p.Status}} {
+		if r.v != "" && r.v != Required && r.v != Off {
+			return fmt.Errorf("%s %q: want %q or %q", r.key, r.v, Required, Off)
+		}
+	}
 	return nil
 }
 
@@ -169,24 +201,36 @@ type Decision struct {
 
 // Decide is the decision table of specs/healthcode-jkm1.md ("Decision inputs"). Rules that need
 // no temperature are applied first so a forged code or a bad card is answered at once; a fever
-// denies whoever it is; the status decides the rest.
+// denies whoever it is; the status decides the rest. A check the policy turns off is skipped.
 func Decide(p Policy, in Input) Decision {
 	if d, ok := decideIdentity(in); ok {
 		return d
 	}
-	switch in.Temp.State {
-	case TempPending:
-		return Decision{Undecided, ""}
-	case TempNone:
-		return Decision{Retry, ReasonNoTemperature}
-	case TempOutOfRange:
-		return Decision{Retry, ReasonRemeasure}
+	identified := in.Card != nil || in.Code != nil
+	if !p.TemperatureOff() {
+		switch in.Temp.State {
+		case TempPending:
+			return Decision{Undecided, ""}
+		case TempNone:
+			return Decision{Retry, ReasonNoTemperature}
+		case TempOutOfRange:
+			return Decision{Retry, ReasonRemeasure}
+		case TempDown:
+			if !identified {
+				return Decision{Undecided, ""}
+			}
+			// Asking to face a broken sensor would keep the person at the lane for ever.
+			return Decision{Manual, ReasonThermometerDown}
+		}
+		if in.Temp.C >= p.FeverC {
+			return Decision{Deny, ReasonFever}
+		}
 	}
-	if in.Temp.C >= p.FeverC {
-		return Decision{Deny, ReasonFever}
-	}
-	if in.Card == nil && in.Code == nil {
+	if !identified {
 		return Decision{Undecided, ""} // a normal temperature alone identifies nobody
+	}
+	if p.StatusOff() {
+		return Decision{Pass, ReasonOK}
 	}
 	return decideStatus(p, in)
 }
@@ -217,10 +261,20 @@ func decideIdentity(in Input) (Decision, bool) {
 	if code.BindMatches != nil && !*code.BindMatches {
 		return Decision{Deny, ReasonCodeWrongPerson}, true
 	}
-	if (code.Class == ClassPrinted || code.Class == ClassProxy) && in.Card == nil {
+	if NeedsCard(*code) && in.Card == nil {
+		if in.ReaderDown {
+			return Decision{Manual, ReasonReaderDown}, true
+		}
 		return Decision{Manual, ReasonCodeNeedsCard}, true
 	}
 	return Decision{}, false
+}
+
+// NeedsCard reports whether a valid code is only accepted together with the holder's ID card
+// (printed and proxy codes: they prove no identity alone).
+func NeedsCard(c Code) bool {
+	return c.Check == CodeValid && (c.Class == ClassPrinted || c.Class == ClassProxy) &&
+		(c.BindMatches == nil || *c.BindMatches)
 }
 
 var codeReasons = map[CodeCheck]Reason{

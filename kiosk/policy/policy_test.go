@@ -61,6 +61,21 @@ func TestDecide(t *testing.T) {
 		{"card+code: newer replica wins", nil, Input{Card: card, Replica: Replica{Found: true, Status: StatusRed, AsOf: t0.Add(2 * time.Hour)}, Code: phone(StatusGreen), Temp: normal}, Decision{Deny, ReasonStatusRed}},
 		{"card+code: tie gives the worse colour", nil, Input{Card: card, Replica: Replica{Found: true, Status: StatusGreen, AsOf: t0}, Code: &Code{Check: CodeValid, Class: ClassPhone, Status: StatusYellow, IssuedAt: t0}, Temp: normal}, Decision{Deny, ReasonStatusYellow}},
 		{"invalid card beats fever", nil, Input{Card: &Card{}, Temp: Temp{TempStable, 39}}, Decision{Deny, ReasonIDInvalid}},
+		{"thermometer down", nil, Input{Card: card, Replica: fresh, Temp: Temp{State: TempDown}}, Decision{Manual, ReasonThermometerDown}},
+		{"thermometer down, no identity: wait", nil, Input{Temp: Temp{State: TempDown}}, Decision{Undecided, ""}},
+		{"thermometer down, invalid card", nil, Input{Card: &Card{}, Temp: Temp{State: TempDown}}, Decision{Deny, ReasonIDInvalid}},
+		{"printed code alone, reader down", nil, Input{Code: &Code{Check: CodeValid, Class: ClassPrinted, Status: StatusGreen}, ReaderDown: true}, Decision{Manual, ReasonReaderDown}},
+		{"temperature off: no wait", func(p *Policy) { p.Temperature = Off }, Input{Card: card, Replica: fresh}, Decision{Pass, ReasonOK}},
+		{"temperature off: fever not judged", func(p *Policy) { p.Temperature = Off }, Input{Card: card, Replica: fresh, Temp: Temp{TempStable, 39}}, Decision{Pass, ReasonOK}},
+		{"temperature off: no retry", func(p *Policy) { p.Temperature = Off }, Input{Card: card, Replica: fresh, Temp: Temp{State: TempNone}}, Decision{Pass, ReasonOK}},
+		{"temperature off: thermometer down", func(p *Policy) { p.Temperature = Off }, Input{Card: card, Replica: fresh, Temp: Temp{State: TempDown}}, Decision{Pass, ReasonOK}},
+		{"temperature off: status still counts", func(p *Policy) { p.Temperature = Off }, Input{Card: card, Replica: Replica{Found: true, Status: StatusRed, AsOf: t0}}, Decision{Deny, ReasonStatusRed}},
+		{"temperature off: nobody", func(p *Policy) { p.Temperature = Off }, Input{}, Decision{Undecided, ""}},
+		{"status off: no row", func(p *Policy) { p.Status = Off }, Input{Card: card, Replica: Replica{Age: time.Hour}, Temp: normal}, Decision{Pass, ReasonOK}},
+		{"status off: red row", func(p *Policy) { p.Status = Off }, Input{Card: card, Replica: Replica{Found: true, Status: StatusRed, AsOf: t0}, Temp: normal}, Decision{Pass, ReasonOK}},
+		{"status off: fever still denies", func(p *Policy) { p.Status = Off }, Input{Card: card, Temp: Temp{TempStable, 38.1}}, Decision{Deny, ReasonFever}},
+		{"status off: invalid card", func(p *Policy) { p.Status = Off }, Input{Card: &Card{}, Temp: normal}, Decision{Deny, ReasonIDInvalid}},
+		{"both off: card alone", func(p *Policy) { p.Status, p.Temperature = Off, Off }, Input{Card: card}, Decision{Pass, ReasonOK}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,9 +109,34 @@ func TestValidate(t *testing.T) {
 	if err := Default().Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []Policy{{FeverC: 30, StatusMaxAge: time.Minute, AbsentStatus: AbsentGreen}, {FeverC: 37.3, AbsentStatus: AbsentGreen}, {FeverC: 37.3, StatusMaxAge: time.Minute, AbsentStatus: "blue"}} {
+	for _, p := range []Policy{{FeverC: 30, StatusMaxAge: time.Minute, AbsentStatus: AbsentGreen}, {FeverC: 37.3, AbsentStatus: AbsentGreen}, {FeverC: 37.3, StatusMaxAge: time.Minute, AbsentStatus: "blue"},
+		{FeverC: 37.3, StatusMaxAge: time.Minute, AbsentStatus: AbsentGreen, Temperature: "no"},
+		{FeverC: 37.3, StatusMaxAge: time.Minute, AbsentStatus: AbsentGreen, Status: "optional"}} {
 		if p.Validate() == nil {
 			t.Errorf("%+v accepted", p)
 		}
+	}
+	for _, r := range []Requirement{"", Required, Off} {
+		p := Default()
+		p.Temperature, p.Status = r, r
+		if err := p.Validate(); err != nil {
+			t.Errorf("%q refused: %v", r, err)
+		}
+	}
+}
+
+// A hall without temperatures says nothing of one when it lets a person pass.
+func TestTextUnderPolicy(t *testing.T) {
+	p := Default()
+	if got := p.Text(ReasonOK); got != TextFor(ReasonOK) {
+		t.Errorf("required: %+v", got)
+	}
+	p.Temperature = Off
+	got := p.Text(ReasonOK)
+	if got.TitleZh != "通行" || got.Zh != "核验通过，请通行" || got.Sound == "pass" {
+		t.Errorf("temperature off: %+v", got)
+	}
+	if p.Text(ReasonFever) != TextFor(ReasonFever) {
+		t.Error("other reasons changed")
 	}
 }

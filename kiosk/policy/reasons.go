@@ -28,6 +28,12 @@ const (
 	ReasonNoTemperature       Reason = "no_temperature"
 	ReasonRemeasure           Reason = "remeasure"
 	ReasonLogUnavailable      Reason = "log_unavailable" // set by the lane when the visit cannot be written
+	ReasonThermometerDown     Reason = "thermometer_down"
+	ReasonReaderDown          Reason = "reader_down"
+	// ReasonCameraDown is shown on the idle screen of a lane whose only way in is the camera.
+	ReasonCameraDown Reason = "camera_down"
+	// ReasonCheckInNeedsPass is a notice, not a decision: an appointment code shown before a pass.
+	ReasonCheckInNeedsPass Reason = "checkin_needs_pass"
 )
 
 // Text is what the screen shows for a reason: one big word, a sentence, and the voice clip.
@@ -60,6 +66,23 @@ var texts = map[Reason]Text{
 	ReasonNoTemperature:       {"请重试", "Try again", "未测到体温，请正对测温区", "No temperature taken, please face the sensor", "retry"},
 	ReasonRemeasure:           {"请重试", "Try again", "体温读数异常，请重新测温", "Unusual reading, please measure again", "retry"},
 	ReasonLogUnavailable:      {"暂停服务", "Out of service", "设备故障，请走人工通道", "Kiosk fault, please use the staffed lane", "manual"},
+	// No clip says these yet (scripts/gen-voice.sh): the generic manual one is closest.
+	ReasonThermometerDown:  {"人工核验", "See staff", "测温设备故障，请到人工通道", "Thermometer out of order, please use the staff lane", "manual"},
+	ReasonReaderDown:       {"人工核验", "See staff", "读卡器故障，请到人工通道", "Card reader out of order, please use the staff lane", "manual"},
+	ReasonCameraDown:       {"人工核验", "See staff", "扫码设备故障，请到人工通道", "Code scanner out of order, please use the staff lane", "manual"},
+	ReasonCheckInNeedsPass: {"请先通行", "Pass first", "请先刷身份证或出示健康码通行后再签到", "Please pass the check first, then show your appointment code", "idle"},
+}
+
+// passNoTemp is the PASS text of a hall that does not take temperatures: it says nothing of one.
+// The voice clip "pass" says 体温正常, so the screen stays silent (no clip fits yet).
+var passNoTemp = Text{"通行", "Pass", "核验通过，请通行", "Check complete, please pass", ""}
+
+// Text is TextFor under the policy: a check the hall turned off is not mentioned.
+func (p Policy) Text(r Reason) Text {
+	if r == ReasonOK && p.TemperatureOff() {
+		return passNoTemp
+	}
+	return TextFor(r)
 }
 
 // TextFor returns the screen texts for a reason; every reason has one (a test checks).
