@@ -36,7 +36,7 @@ type View struct {
 	PassID     string                   `json:"pass_id,omitempty"` // the visit's UUIDv7 once logged
 	Method     string                   `json:"method,omitempty"`  // card, code, card+code
 	Outcome    policy.Outcome           `json:"outcome"`
-	Reason     policy.Reason            `json:"reason"` // also on idle: a broken part sends people to staff; on showing without an outcome: a notice
+	Reason     policy.Reason            `json:"reason"`           // also on idle: a broken part sends people to staff; on showing without an outcome: a notice
 	Prompt     string                   `json:"prompt,omitempty"` // idle: PromptCardOnly or PromptCodeOnly, "" for both
 	MaskedName string                   `json:"masked_name"`
 	MaskedID   string                   `json:"masked_id"`
