@@ -16,6 +16,7 @@ import (
 	"onepass/device"
 	"onepass/drivers/sim"
 	"onepass/kiosk"
+	"onepass/kiosk/policy"
 	"onepass/kiosk/queue"
 	"onepass/sync/store"
 	"onepass/ui"
@@ -160,7 +161,9 @@ func (a *apptScanner) Next(ctx context.Context) (device.Scan, error) {
 func (qs *queueSetup) checkInAtKiosk(ctx context.Context, code string) {
 	passID := kiosk.CheckInPass(ctx, qs.lane.View(), qs.db)
 	if passID == "" {
-		qs.log.Info("appointment code shown without a pass at this lane: ignored")
+		// Say what to do rather than nothing: the citizen would show the code again and again.
+		qs.log.Info("appointment code shown without a pass at this lane: asked to pass first")
+		qs.lane.Notice(ctx, policy.ReasonCheckInNeedsPass)
 		return
 	}
 	is, err := qs.q.CheckIn(ctx, code, passID)

@@ -94,6 +94,7 @@ type Lane struct {
 	MeasureTimeout Duration `toml:"measure_timeout"`
 	PollInterval   Duration `toml:"poll_interval"`
 	GatePulse      Duration `toml:"gate_pulse"`
+	CardWait       Duration `toml:"card_wait"` // a printed code shown first waits this long for the ID card; 0: none
 }
 
 // Policy is the [policy] section: the hall's rules until the platform sends its own.
@@ -101,6 +102,8 @@ type Policy struct {
 	FeverC       float64  `toml:"fever_c"`
 	StatusMaxAge Duration `toml:"status_max_age"`
 	AbsentStatus string   `toml:"absent_status"`
+	Temperature  string   `toml:"temperature"` // "required" or "off"
+	Status       string   `toml:"status"`      // "required" or "off"
 }
 
 // Measure is the [measure] section: how readings become one temperature. It is the lane's own
@@ -118,8 +121,9 @@ func Default() Config {
 		Sync: Sync{PullInterval: Duration{time.Minute}, PushInterval: Duration{5 * time.Second},
 			MaxBackoff: Duration{5 * time.Minute}, OutboxLimit: 100_000},
 		Lane: Lane{ID: k.Lane, ShowSeconds: k.ShowFor.Seconds(), MeasureTimeout: Duration{k.MeasureTimeout},
-			PollInterval: Duration{k.PollEvery}, GatePulse: Duration{k.GatePulse}},
-		Policy:  Policy{FeverC: p.FeverC, StatusMaxAge: Duration{p.StatusMaxAge}, AbsentStatus: string(p.AbsentStatus)},
+			PollInterval: Duration{k.PollEvery}, GatePulse: Duration{k.GatePulse}, CardWait: Duration{k.CardWait}},
+		Policy: Policy{FeverC: p.FeverC, StatusMaxAge: Duration{p.StatusMaxAge}, AbsentStatus: string(p.AbsentStatus),
+			Temperature: string(policy.Required), Status: string(policy.Required)},
 		Measure: m,
 		Queue:   defaultQueue(),
 		Staff:   defaultStaff(),
@@ -176,6 +180,9 @@ func (c *Config) parse(text string) error {
 	// Durations are written as strings; toml would take a bare number as nanoseconds.
 	if md.IsDefined("measure", "settle") && md.Type("measure", "settle") != "String" {
 		return errors.New(`measure.settle: want a duration like "650ms"`)
+	}
+	if md.IsDefined("measure", "fault_grace") && md.Type("measure", "fault_grace") != "String" {
+		return errors.New(`measure.fault_grace: want a duration like "10s"`)
 	}
 	c.defined = md.IsDefined
 	return c.Validate()
@@ -237,6 +244,15 @@ func (c Config) Validate() error {
 	if d := c.Lane.GatePulse.Duration; d < 100*time.Millisecond || d > 10*time.Second {
 		bad("lane.gate_pulse", "%s: want 100ms–10s", d)
 	}
+	if d := c.Lane.CardWait.Duration; d < 0 || d > time.Minute {
+		bad("lane.card_wait", "%s: want 0–1m (0: a printed code without the card goes to staff at once)", d)
+	}
+	// The policy takes "" as required (its zero value); a file that writes "" meant something else.
+	for key, v := range map[string]string{"policy.temperature": c.Policy.Temperature, "policy.status": c.Policy.Status} {
+		if v == "" {
+			bad(key, `"": want "required" or "off"`)
+		}
+	}
 	if err := c.policy().Validate(); err != nil {
 		bad("policy", "%v", err)
 	}
@@ -264,6 +280,9 @@ func (c Config) Validate() error {
 	}
 	if m.AmbientOffsetC < -15 || m.AmbientOffsetC > 15 {
 		bad("measure.ambient_offset_c", "%g: want −15…15", m.AmbientOffsetC)
+	}
+	if d := m.FaultGrace; d < 0 || d > 10*time.Minute {
+		bad("measure.fault_grace", "%s: want 0–10m", d)
 	}
 	if m.AmbientMinC >= m.AmbientMaxC {
 		bad("measure.ambient_min_c", "%g must be below ambient_max_c %g", m.AmbientMinC, m.AmbientMaxC)
@@ -302,7 +321,8 @@ func (c Config) Part(section string) (driver string, p device.Params) {
 }
 
 func (c Config) policy() policy.Policy {
-	return policy.Policy{FeverC: c.Policy.FeverC, StatusMaxAge: c.Policy.StatusMaxAge.Duration, AbsentStatus: policy.AbsentStatus(c.Policy.AbsentStatus)}
+	return policy.Policy{FeverC: c.Policy.FeverC, StatusMaxAge: c.Policy.StatusMaxAge.Duration, AbsentStatus: policy.AbsentStatus(c.Policy.AbsentStatus),
+		Temperature: policy.Requirement(c.Policy.Temperature), Status: policy.Requirement(c.Policy.Status)}
 }
 
 // Kiosk is the lane configuration the file describes.
@@ -310,7 +330,7 @@ func (c Config) Kiosk() kiosk.Config {
 	return kiosk.Config{
 		Lane: c.Lane.ID, ShowFor: time.Duration(c.Lane.ShowSeconds * float64(time.Second)),
 		MeasureTimeout: c.Lane.MeasureTimeout.Duration, PollEvery: c.Lane.PollInterval.Duration,
-		GatePulse: c.Lane.GatePulse.Duration, Policy: c.policy(),
+		GatePulse: c.Lane.GatePulse.Duration, CardWait: c.Lane.CardWait.Duration, Policy: c.policy(),
 		Measure: c.Measure,
 	}
 }

@@ -6,6 +6,9 @@ const T = {
   zh: {
     idle: ['请刷身份证或出示健康码', '身份证放读卡区，健康码对准扫码口'],
     measuring: ['请正对测温区', '正在测量体温，请稍候'],
+    cardWait: ['请刷身份证', '纸质健康码需同时刷身份证'],
+    idleCard: ['请刷身份证', '身份证放读卡区'],
+    idleCode: ['请出示健康码', '健康码对准扫码口'],
     toggle: 'English', reconnect: '连接中…', name: '姓名', idno: '证件号', temp: '体温', sep: '；',
     down: '故障', degraded: '异常', locale: 'zh-CN', htmlLang: 'zh-CN',
     parts: { reader: '读卡器', thermometer: '测温仪', camera: '扫码摄像头', printer: '打印机', signal: '闸机', store: '数据存储' },
@@ -15,6 +18,9 @@ const T = {
   en: {
     idle: ['Please place your ID card or show your health code', 'Put your ID card on the reader, or hold your health code up to the scanner'],
     measuring: ['Please face the temperature sensor', 'Measuring your temperature, please wait'],
+    cardWait: ['Please place your ID card', 'A printed health code needs your ID card too'],
+    idleCard: ['Please place your ID card', 'Put your ID card on the reader'],
+    idleCode: ['Please show your health code', 'Hold your health code up to the scanner'],
     toggle: '中文', reconnect: 'Reconnecting…', name: 'Name', idno: 'ID', temp: 'Temperature', sep: '; ',
     down: 'down', degraded: 'degraded', locale: 'en-GB', htmlLang: 'en',
     parts: { reader: 'Card reader', thermometer: 'Thermometer', camera: 'Code scanner', printer: 'Printer', signal: 'Gate', store: 'Storage' },
@@ -22,18 +28,28 @@ const T = {
     print: { printing: 'Printing your ticket…', printed: 'Please take your ticket', failed: 'Ticket not printed: please remember your number', off: 'Please remember your number' },
   },
 };
-const ICON = { PASS: 'pass', DENY: 'deny', MANUAL: 'manual', RETRY: 'retry', idle: 'card', measuring: 'temp' };
+const ICON = { PASS: 'pass', DENY: 'deny', MANUAL: 'manual', RETRY: 'retry', idle: 'card', measuring: 'temp',
+  cardWait: 'card', notice: 'card', closed: 'manual' };
+// Screens whose texts are the page's own; every other screen shows the View's texts.
+const PROMPTS = new Set(['idle', 'measuring', 'cardWait']);
+// The idle prompt when only one way in works (View.prompt).
+const IDLE = { card: 'idleCard', code: 'idleCode' };
 
 const $ = (id) => document.getElementById(id);
 let view = null;   // the last View received
 let seen = null;   // its version
 let lang = 'zh';
 
-// screen maps a View to what is shown: an outcome, the measuring prompt, or the idle prompt.
+// screen maps a View to what is shown: an outcome, a notice (a reason without an outcome), the
+// card or measuring prompt, the lane closed for a broken part (idle with a reason), or the idle prompt.
 function screen(v) {
   if (!v) return 'idle';
-  if ((v.state === 'decided' || v.state === 'showing') && ICON[v.outcome]) return v.outcome;
+  const done = v.state === 'decided' || v.state === 'showing';
+  if (done && ICON[v.outcome]) return v.outcome;
+  if (done && v.reason) return 'notice';
+  if (v.state === 'card_wait') return 'cardWait';
   if (v.state === 'identified' || v.state === 'measuring') return 'measuring';
+  if (v.state === 'idle' && v.reason) return 'closed';
   return 'idle';
 }
 
@@ -52,7 +68,7 @@ function render() {
   const t = T[lang];
   const v = view || { state: 'idle' };
   const sc = screen(v);
-  const result = sc !== 'idle' && sc !== 'measuring';
+  const result = !PROMPTS.has(sc);
   document.documentElement.lang = t.htmlLang;
   document.body.dataset.screen = sc;
   $('state').dataset.state = v.state || 'idle';
@@ -63,7 +79,7 @@ function render() {
 
   let title, text;
   if (!result) {
-    [title, text] = t[sc];
+    [title, text] = t[sc === 'idle' ? IDLE[v.prompt] || 'idle' : sc];
   } else if (lang === 'en') {
     title = v.title_en || v.title_zh; text = v.text_en || v.text_zh;
   } else {
@@ -180,7 +196,7 @@ function onTicketView(v) {
   const decidedNow = v.state === 'decided' || v.state === 'showing';
   if (decidedNow && v.outcome === 'PASS' && v.pass_id && v.pass_id !== tickets.passId) {
     Object.assign(tickets, { step: 'pick', passId: v.pass_id, until: Date.now() + PICK_MS, issued: null, print: '', msg: '' });
-  } else if (v.state === 'identified' || v.state === 'measuring' || (decidedNow && v.pass_id !== tickets.passId)) {
+  } else if (v.state === 'identified' || v.state === 'card_wait' || v.state === 'measuring' || (decidedNow && v.pass_id !== tickets.passId)) {
     tickets.step = '';
   }
 }

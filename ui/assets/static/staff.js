@@ -82,6 +82,13 @@ function render() {
     li.textContent = `${PARTS[p] || p}：${STATES[h[p].state] || h[p].state}` + (h[p].reason ? `（${h[p].reason}）` : '');
     return li;
   }));
+  // A part a pass depends on is down: the lane sends citizens to staff (reasons thermometer_down,
+  // reader_down, camera_down once [measure] fault_grace has passed), so say it at the top.
+  const down = ['thermometer', 'reader', 'camera'].filter((p) => h[p] && h[p].state === 'down');
+  $('device-alert').hidden = down.length === 0;
+  $('device-alert').dataset.parts = down.join(' ');
+  $('device-alert').textContent = down.length === 0 ? '' : '设备故障：' +
+    down.map((p) => (PARTS[p] || p) + (h[p].reason ? `（${h[p].reason}）` : '')).join('、') + '。市民将被引导至人工通道，请人工核验';
   const pr = b.printer || {};
   const printerDown = h.printer && (h.printer.state === 'down' || h.printer.state === 'degraded');
   const bad = (pr.configured && !pr.ok) || printerDown;
