@@ -43,11 +43,12 @@ type Health struct {
 type View struct {
 	Version    uint64                   `json:"version"`
 	Lane       string                   `json:"lane"`
-	State      string                   `json:"state"` // idle, identified, measuring, decided, showing
+	State      string                   `json:"state"` // idle, identified, card_wait, measuring, decided, showing
 	PassID     string                   `json:"pass_id,omitempty"`
 	Method     string                   `json:"method,omitempty"`
 	Outcome    string                   `json:"outcome"`
 	Reason     string                   `json:"reason"`
+	Prompt     string                   `json:"prompt,omitempty"` // idle: "card" or "code" when only one way in works
 	MaskedName string                   `json:"masked_name"`
 	MaskedID   string                   `json:"masked_id"`
 	TempC      *float64                 `json:"temp_c"`
