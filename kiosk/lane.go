@@ -312,9 +312,12 @@ func (l *Lane) onNotice(ev event) {
 
 // watchParts notes when a part a pass depends on went down, so that fault_grace counts from then.
 func (l *Lane) watchParts(now time.Time) {
-	for name, p := range map[string]device.Part{
-		"reader": nilPart(l.parts.Reader), "thermometer": nilPart(l.parts.Thermometer), "camera": nilPart(l.parts.Scanner),
-	} {
+	parts := [...]struct {
+		name string
+		part device.Part
+	}{{"reader", nilPart(l.parts.Reader)}, {"thermometer", nilPart(l.parts.Thermometer)}, {"camera", nilPart(l.parts.Scanner)}}
+	for _, x := range parts {
+		name, p := x.name, x.part
 		if p == nil || p.Health().State != device.Down {
 			delete(l.downSince, name)
 			continue
