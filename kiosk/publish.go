@@ -24,7 +24,7 @@ func (l *Lane) render() View {
 		v.TitleZh, v.TitleEn, v.TextZh, v.TextEn = idleZh, idleEn, idleZh, idleEn
 		if l.meas.stable && l.meas.gen != l.usedGen {
 			if t := l.meas.temp(); t.State == policy.TempStable {
-				c := round1(t.C)
+				c := t.C // already rounded, as it will be decided
 				v.TempC = &c
 			}
 		}
@@ -41,8 +41,6 @@ func (l *Lane) render() View {
 	}
 	return v
 }
-
-func round1(c float64) float64 { return float64(int(c*10+0.5)) / 10 }
 
 func (l *Lane) health() map[string]device.Health {
 	h := map[string]device.Health{"store": l.logHealth}

@@ -107,7 +107,7 @@ type TempState int
 // Temperature states.
 const (
 	TempPending    TempState = iota // still measuring
-	TempStable                      // a stable reading, in C
+	TempStable                      // a stable reading, in C, rounded to 0.1 °C (StableTemp)
 	TempNone                        // no stable reading within the timeout
 	TempOutOfRange                  // a stable reading outside the plausible body range: remeasure
 )
@@ -182,7 +182,7 @@ func Decide(p Policy, in Input) Decision {
 	case TempOutOfRange:
 		return Decision{Retry, ReasonRemeasure}
 	}
-	if in.Temp.C >= p.FeverC {
+	if RoundC(in.Temp.C) >= p.FeverC { // callers round already (StableTemp); rounding twice changes nothing
 		return Decision{Deny, ReasonFever}
 	}
 	if in.Card == nil && in.Code == nil {
