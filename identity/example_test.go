@@ -17,6 +17,6 @@ func Example() {
 	_, err = identity.Parse("110101199003074478", time.Now())
 	fmt.Println(err)
 	// Output:
-	// 张*三 1101**********4477
+	// 张* 1101**********4477
 	// id number check digit is wrong
 }

@@ -9,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Number is a checked 18-character certificate number (upper-case X), the canonical form.
@@ -114,8 +117,11 @@ func allDigits(s string) bool {
 	return s != ""
 }
 
-// MaskName keeps the first and last character: 张三 → 张*三, 张小三 → 张*三, 欧阳娜娜 → 欧**娜.
-// Latin names (foreigner cards) keep the first letter of each word.
+// MaskName hides at least one character of every name, so what the screen shows and the log
+// stores never gives a whole name away: 张三 → 张*, 张三丰 → 张*丰, 欧阳娜娜 → 欧**娜 (first,
+// stars, last from four characters on), 王 → *. Latin names (foreigner cards) keep the first letter
+// of each word: "ZHANG SAN" → "Z**** S**"; a name of one-letter words only becomes stars.
+// The script is the first character's: a CJK name with Latin letters in it is masked as CJK.
 func MaskName(name string) string {
 	name = strings.TrimSpace(name)
 	if name == "" {
@@ -124,19 +130,36 @@ func MaskName(name string) string {
 	r := []rune(name)
 	if r[0] < 0x2E80 { // not CJK: "ZHANG SAN" → "Z**** S**"
 		words := strings.Fields(name)
+		hidden := false
 		for i, w := range words {
 			wr := []rune(w)
 			words[i] = string(wr[0]) + strings.Repeat("*", len(wr)-1)
+			hidden = hidden || anyLetter(wr[1:])
+		}
+		if !hidden { // "A B": every letter would show
+			for i, w := range words {
+				words[i] = strings.Repeat("*", utf8.RuneCountInString(w))
+			}
 		}
 		return strings.Join(words, " ")
 	}
-	switch len(r) {
-	case 1:
-		return "*"
-	case 2:
-		return string(r[0]) + "*" + string(r[1])
+	// A space inside a CJK name is no character of it: "张 三" must not become 张*三.
+	r = []rune(strings.Join(strings.Fields(name), ""))
+	n := len(r)
+	switch {
+	case n >= 3 && anyLetter(r[1:n-1]):
+		return string(r[0]) + strings.Repeat("*", n-2) + string(r[n-1])
+	case n >= 2 && anyLetter(r[1:]):
+		// 张三 → 张*: a star between two visible characters would hide nothing (nor would one
+		// standing for the dot of 阿·提).
+		return string(r[0]) + strings.Repeat("*", n-1)
 	}
-	return string(r[0]) + strings.Repeat("*", len(r)-2) + string(r[len(r)-1])
+	return strings.Repeat("*", n)
+}
+
+// anyLetter reports whether rs holds a letter or digit: hiding only punctuation hides nothing.
+func anyLetter(rs []rune) bool {
+	return slices.ContainsFunc(rs, func(c rune) bool { return unicode.IsLetter(c) || unicode.IsNumber(c) })
 }
 
 // MaskID keeps the first four and the last four characters: 1101**********4477.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -78,18 +79,85 @@ func TestNumberFields(t *testing.T) {
 }
 
 func TestMask(t *testing.T) {
-	names := map[string]string{"张三": "张*三", "张小三": "张*三", "欧阳娜娜": "欧**娜", "王": "*", "": "", "ZHANG SAN": "Z**** S**"}
-	for in, want := range names {
-		if got := MaskName(in); got != want {
-			t.Errorf("MaskName(%q) = %q, want %q", in, got, want)
-		}
-	}
 	ids := map[string]string{"110101199003074477": "1101**********4477", "ABC": "***"}
 	for in, want := range ids {
 		if got := MaskID(in); got != want {
 			t.Errorf("MaskID(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func TestMaskName(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"  ", ""},
+		{"王", "*"},
+		{"张三", "张*"},
+		{"林美", "林*"},
+		{" 张三 ", "张*"},
+		{"张三丰", "张*丰"},
+		{"张小三", "张*三"},
+		{"欧阳娜娜", "欧**娜"},
+		{"司马相如a", "司***a"},
+		{"爱新觉罗溥仪", "爱****仪"},
+		{"阿依古丽·买买提", "阿******提"}, // the middle dot of minority names counts as a character
+		{"阿·提", "阿**"},           // … but hiding only the dot hides nothing
+		{"张 三", "张*"},            // nor does hiding a space
+		{"张 三 丰", "张*丰"},
+		{"张A", "张*"}, // mixed scripts: the first character's decides
+		{"李Ann", "李**n"},
+		{"김민", "김*"}, // Hangul is masked like CJK
+		{"ZHANG SAN", "Z**** S**"},
+		{"Zhang San", "Z**** S**"},
+		{"ZHANG  SAN", "Z**** S**"},
+		{"JOHN A SMITH", "J*** A S****"},
+		{"Anna张", "A****"},
+		{"A", "*"},
+		{"A B", "* *"},
+		{"张!", "**"},
+		{"ÉMILE", "É****"},
+	} {
+		got := MaskName(tc.in)
+		if got != tc.want {
+			t.Errorf("MaskName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if tc.in != "" && strings.TrimSpace(tc.in) != "" && !strings.Contains(got, "*") {
+			t.Errorf("MaskName(%q) = %q hides nothing", tc.in, got)
+		}
+	}
+}
+
+// FuzzMaskName: whatever the name, at least one character is hidden and no more characters are
+// shown than the name has.
+func FuzzMaskName(f *testing.F) {
+	for _, s := range []string{"张三", "张三丰", "欧阳娜娜", "ZHANG SAN", "A B", "王", "李Ann", "·"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		got := MaskName(name)
+		if strings.TrimSpace(name) == "" {
+			if got != "" {
+				t.Fatalf("MaskName(%q) = %q, want empty", name, got)
+			}
+			return
+		}
+		if !strings.Contains(got, "*") {
+			t.Fatalf("MaskName(%q) = %q hides nothing", name, got)
+		}
+		if n := letters(name); n > 0 && letters(got) >= n {
+			t.Fatalf("MaskName(%q) = %q shows every letter", name, got)
+		}
+	})
+}
+
+func letters(s string) int {
+	n := 0
+	for _, c := range s {
+		if unicode.IsLetter(c) || unicode.IsNumber(c) {
+			n++
+		}
+	}
+	return n
 }
 
 func TestPersonKey(t *testing.T) {

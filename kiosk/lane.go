@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -417,6 +418,9 @@ func (l *Lane) verify(ctx context.Context, text string, cert *healthcode.Card) (
 		return &policy.Code{Check: policy.CodeNotOffline}, ""
 	}
 	c, masked := l.codes.Verify(ctx, text, cert)
+	if masked != "" && !strings.Contains(masked, "*") {
+		masked = identity.MaskName(masked) // an issuer that did not mask (JKM1 says it must)
+	}
 	return &c, masked
 }
 
@@ -463,7 +467,7 @@ func (l *Lane) onTemp(ctx context.Context, ev event) {
 		}
 		// A person with no identity yet: a fever is decided at once, whoever it is; a normal
 		// temperature waits for the card or code (shown on the idle screen).
-		if l.meas.temp().State == policy.TempStable && l.meas.value >= l.cfg.Policy.FeverC && l.meas.gen != l.usedGen && l.meas.episode != l.feverEp {
+		if t := l.meas.temp(); t.State == policy.TempStable && t.C >= l.cfg.Policy.FeverC && l.meas.gen != l.usedGen && l.meas.episode != l.feverEp {
 			// Once per presence: someone else's card must not re-refuse the person still standing there.
 			l.feverEp = l.meas.episode
 			l.cur = &pass{started: ev.at, lastInput: ev.at, method: "temp"}
@@ -559,9 +563,15 @@ func (l *Lane) decide(ctx context.Context, now time.Time, t policy.Temp) {
 	if d.Outcome == policy.Undecided {
 		d = policy.Decision{Outcome: policy.Retry, Reason: policy.ReasonNoTemperature}
 	}
-	if t.State == policy.TempStable || t.State == policy.TempOutOfRange {
-		c := math.Round(t.C*10) / 10
+	switch t.State {
+	case policy.TempStable:
+		c := t.C // rounded once, by the measurer: the value decided on is the one shown and stored
 		p.tempC = &c
+		l.usedGen = l.meas.gen
+	case policy.TempOutOfRange:
+		// A hot cup or a cold room: no body temperature to show or store (the hub would refuse
+		// 99.9 °C for good); the reason "remeasure" says what happened.
+		p.tempC = nil
 		l.usedGen = l.meas.gen
 	}
 	if d.Reason == policy.ReasonRemeasure {

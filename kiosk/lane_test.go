@@ -16,8 +16,10 @@ import (
 	"onepass/drivers/idcard/idcardsim"
 	"onepass/drivers/sim"
 	"onepass/identity"
+	"onepass/kiosk/healthcode"
 	"onepass/kiosk/policy"
 	"onepass/sync/store"
+	"onepass/sync/wire"
 )
 
 const goodID = "110101199003074477"
@@ -33,6 +35,9 @@ func (m *memLog) Append(ctx context.Context, v *store.Visit) error {
 	defer m.mu.Unlock()
 	if m.err != nil {
 		return m.err
+	}
+	if err := wire.CheckVisit(v.WireVisit()); err != nil {
+		return err // as the real store: the lane must never log what the hub refuses
 	}
 	v.ID = "visit-" + string(rune('a'+len(m.visits)))
 	m.visits = append(m.visits, *v)
@@ -159,7 +164,7 @@ func (h *harness) wait(d time.Duration) View {
 func TestCardThenTemperaturePasses(t *testing.T) {
 	h := newHarness(t, nil)
 	v := h.card(goodID, "张三")
-	if v.State != PhaseMeasuring || v.MaskedName != "张*三" || v.MaskedID != "1101**********4477" {
+	if v.State != PhaseMeasuring || v.MaskedName != "张*" || v.MaskedID != "1101**********4477" {
 		t.Fatalf("after card: %+v", v)
 	}
 	v = h.person(36.6)
@@ -176,7 +181,7 @@ func TestCardThenTemperaturePasses(t *testing.T) {
 		t.Fatalf("visits: %d", len(h.log.visits))
 	}
 	vis := h.log.visits[0]
-	if vis.Method != "card" || vis.Outcome != "PASS" || vis.MaskedName != "张*三" || *vis.TempC != 36.6 {
+	if vis.Method != "card" || vis.Outcome != "PASS" || vis.MaskedName != "张*" || *vis.TempC != 36.6 {
 		t.Errorf("visit: %+v", vis)
 	}
 	if !bytes.Equal(vis.PersonKey, identity.PersonKey(h.keys.Deployment, identity.CertResident, goodID)) {
@@ -296,6 +301,78 @@ func TestNoStableTemperatureRetries(t *testing.T) {
 	}
 }
 
+// TestOneTemperature: the reading is rounded once; the outcome, the screen and the log all see
+// that value. An implausible reading is RETRY with no temperature shown or logged.
+func TestOneTemperature(t *testing.T) {
+	for _, tc := range []struct {
+		body    float64
+		card    bool
+		outcome policy.Outcome
+		reason  policy.Reason
+		temp    float64 // 0: none shown or logged
+	}{
+		{37.29, true, policy.Deny, policy.ReasonFever, 37.3},
+		{37.24, true, policy.Pass, policy.ReasonOK, 37.2},
+		{42.96, true, policy.Deny, policy.ReasonFever, 43.0},
+		{43.04, true, policy.Deny, policy.ReasonFever, 43.0}, // the range edge is inside
+		{43.06, true, policy.Retry, policy.ReasonRemeasure, 0},
+		{99.9, true, policy.Retry, policy.ReasonRemeasure, 0}, // a hot cup
+		{34.04, true, policy.Pass, policy.ReasonOK, 34.0},
+		{33.94, true, policy.Retry, policy.ReasonRemeasure, 0},
+		{37.29, false, policy.Deny, policy.ReasonFever, 37.3}, // a fever with no identity
+	} {
+		h := newHarness(t, nil)
+		if tc.card {
+			h.card(goodID, "张三")
+		}
+		v := h.person(tc.body)
+		if v.Outcome != tc.outcome || v.Reason != tc.reason || len(h.log.visits) != 1 {
+			t.Errorf("%v °C: %s %s (%d visits), want %s %s", tc.body, v.Outcome, v.Reason, len(h.log.visits), tc.outcome, tc.reason)
+			continue
+		}
+		logged := h.log.visits[0].TempC
+		if tc.temp == 0 {
+			if v.TempC != nil || logged != nil {
+				t.Errorf("%v °C: shown %v, logged %v; want no temperature", tc.body, v.TempC, logged)
+			}
+			continue
+		}
+		if v.TempC == nil || logged == nil || *v.TempC != tc.temp || *logged != tc.temp {
+			t.Errorf("%v °C: shown %v, logged %v; want %v", tc.body, v.TempC, logged, tc.temp)
+		}
+	}
+}
+
+// TestIdleScreenShowsTheRoundedReading: before a card, the idle screen shows the value that will
+// be decided on.
+func TestIdleScreenShowsTheRoundedReading(t *testing.T) {
+	h := newHarness(t, nil)
+	if v := h.person(37.24); v.State != PhaseIdle || v.TempC == nil || *v.TempC != 37.2 {
+		t.Fatalf("idle: %+v", v)
+	}
+	if v := h.card(goodID, "张三"); v.Outcome != policy.Pass || v.TempC == nil || *v.TempC != 37.2 || *h.log.visits[0].TempC != 37.2 {
+		t.Fatalf("after the card: %+v", v)
+	}
+}
+
+type nameCode string
+
+func (n nameCode) Verify(context.Context, string, *healthcode.Card) (policy.Code, string) {
+	return policy.Code{Check: policy.CodeValid, Class: policy.ClassPhone, Status: policy.StatusGreen}, string(n)
+}
+
+// TestCodeNameIsMasked: a code's name is shown as the issuer masked it, and masked here when the
+// issuer did not.
+func TestCodeNameIsMasked(t *testing.T) {
+	for in, want := range map[string]string{"张三": "张*", "张*": "张*", "张*丰": "张*丰", "": ""} {
+		h := newHarness(t, nil)
+		h.lane.codes = nameCode(in)
+		if v := h.do(event{scan: &device.Scan{Text: "JKM1:x"}}); v.MaskedName != want {
+			t.Errorf("code name %q shown as %q, want %q", in, v.MaskedName, want)
+		}
+	}
+}
+
 func TestOutOfRangeRemeasures(t *testing.T) {
 	h := newHarness(t, nil)
 	h.card(goodID, "张三")
@@ -308,7 +385,7 @@ func TestOutOfRangeRemeasures(t *testing.T) {
 		h.clock.Advance(h.lane.cfg.PollEvery)
 		v = h.do(event{temp: h.reading(36.5)})
 	}
-	if v.Outcome != policy.Pass || v.MaskedName != "张*三" || len(h.log.visits) != 2 {
+	if v.Outcome != policy.Pass || v.MaskedName != "张*" || len(h.log.visits) != 2 {
 		t.Fatalf("second try: %+v (%d visits)", v, len(h.log.visits))
 	}
 }
@@ -372,7 +449,7 @@ func TestNewCardDuringShowingStartsNewPass(t *testing.T) {
 	h.card(goodID, "张三")
 	first := h.person(36.6)
 	v := h.card("11010519491231002X", "王五")
-	if v.State != PhaseMeasuring || v.MaskedName != "王*五" {
+	if v.State != PhaseMeasuring || v.MaskedName != "王*" {
 		t.Fatalf("new card during showing: %+v", v)
 	}
 	// The previous person's reading is not reused, even though nobody stepped away.

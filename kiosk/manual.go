@@ -78,14 +78,10 @@ func (l *Lane) CheckManual(ctx context.Context, in ManualInput) (ManualResult, e
 		}
 	}
 	m := l.cfg.Measure
-	switch t := in.TempC; {
-	case t == 0:
+	if in.TempC == 0 {
 		pin.Temp = policy.Temp{State: policy.TempNone}
-	case t < m.RangeMinC || t > m.RangeMaxC:
-		pin.Temp = policy.Temp{State: policy.TempOutOfRange, C: t}
-	default:
-		pin.Temp = policy.Temp{State: policy.TempStable, C: t}
-		c := math.Round(t*10) / 10
+	} else if pin.Temp = policy.StableTemp(in.TempC, m.RangeMinC, m.RangeMaxC); pin.Temp.State == policy.TempStable {
+		c := pin.Temp.C // rounded once: decided, answered and stored alike
 		v.TempC = &c
 	}
 	d := policy.Decide(l.cfg.Policy, pin)

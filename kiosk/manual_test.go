@@ -26,6 +26,9 @@ func TestCheckManual(t *testing.T) {
 		{"fever", ManualInput{Number: goodID, Name: "张三", TempC: 38.2}, policy.Deny, policy.ReasonFever},
 		{"not measured", ManualInput{Number: goodID, Name: "张三"}, policy.Retry, policy.ReasonNoTemperature},
 		{"implausible temperature", ManualInput{Number: goodID, Name: "张三", TempC: 20}, policy.Retry, policy.ReasonRemeasure},
+		{"a hot cup", ManualInput{Number: goodID, Name: "张三", TempC: 99.9}, policy.Retry, policy.ReasonRemeasure},
+		{"37.29 is 37.3: a fever", ManualInput{Number: goodID, Name: "张三", TempC: 37.29}, policy.Deny, policy.ReasonFever},
+		{"43.0 is inside the range: a fever", ManualInput{Number: goodID, Name: "张三", TempC: 43.0}, policy.Deny, policy.ReasonFever},
 	} {
 		before := len(h.log.visits)
 		r, err := h.lane.CheckManual(context.Background(), c.in)
@@ -39,8 +42,11 @@ func TestCheckManual(t *testing.T) {
 			t.Fatalf("%s: no visit written", c.name)
 		}
 		v := h.log.visits[len(h.log.visits)-1]
-		if v.Method != "manual" || v.Outcome != string(c.outcome) || r.VisitID != v.ID || v.MaskedName == c.in.Name {
+		if v.Method != "manual" || v.Outcome != string(c.outcome) || r.VisitID != v.ID || v.MaskedName != "张*" && c.in.Name == "张三" {
 			t.Errorf("%s: visit %+v", c.name, v)
+		}
+		if want := policy.RoundC(c.in.TempC); c.reason == policy.ReasonFever && (v.TempC == nil || *v.TempC != want) {
+			t.Errorf("%s: logged %v, want %v as decided", c.name, v.TempC, want)
 		}
 	}
 	if v := h.log.visits[0]; v.PersonKey == nil || v.SealedID == nil || *v.TempC != 36.5 {

@@ -32,8 +32,8 @@ type MeasureConfig struct {
 
 	AmbientMinC float64 `toml:"ambient_min_c"` // a reading taken in a room outside [AmbientMinC, AmbientMaxC] is remeasured
 	AmbientMaxC float64 `toml:"ambient_max_c"`
-	RangeMinC   float64 `toml:"range_min_c"` // a body estimate outside [RangeMinC, RangeMaxC] is remeasured,
-	RangeMaxC   float64 `toml:"range_max_c"` // never judged as a pass or a fever
+	RangeMinC   float64 `toml:"range_min_c"` // a body estimate outside [RangeMinC, RangeMaxC] (rounded to 0.1 °C; the
+	RangeMaxC   float64 `toml:"range_max_c"` // edges are inside) is remeasured, never judged as a pass or a fever
 
 	// FaultGrace is how long a part a pass depends on (thermometer, reader, camera) may be down
 	// before the lane stops asking people to use it and sends them to the staff lane instead: a
@@ -135,16 +135,17 @@ func (m *measurer) restart() {
 	m.gen++
 }
 
-// temp is the measurement as the policy sees it.
+// temp is the measurement as the policy sees it: rounded to 0.1 °C once (policy.StableTemp),
+// the value that is then decided on, shown and stored.
 func (m *measurer) temp() policy.Temp {
-	switch {
-	case !m.stable:
+	if !m.stable {
 		return policy.Temp{State: policy.TempPending}
-	case m.value < m.cfg.RangeMinC || m.value > m.cfg.RangeMaxC,
-		m.room < m.cfg.AmbientMinC || m.room > m.cfg.AmbientMaxC:
-		return policy.Temp{State: policy.TempOutOfRange, C: m.value}
 	}
-	return policy.Temp{State: policy.TempStable, C: m.value}
+	t := policy.StableTemp(m.value, m.cfg.RangeMinC, m.cfg.RangeMaxC)
+	if m.room < m.cfg.AmbientMinC || m.room > m.cfg.AmbientMaxC {
+		t.State = policy.TempOutOfRange
+	}
+	return t
 }
 
 func median(xs []float64) float64 {

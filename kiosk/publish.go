@@ -28,7 +28,7 @@ func (l *Lane) render() View {
 		l.renderIdle(&v)
 		if l.meas.stable && l.meas.gen != l.usedGen {
 			if t := l.meas.temp(); t.State == policy.TempStable {
-				c := round1(t.C)
+				c := t.C // already rounded, as it will be decided
 				v.TempC = &c
 			}
 		}
@@ -81,8 +81,6 @@ func (l *Lane) renderIdle(v *View) {
 	}
 	v.TitleZh, v.TitleEn, v.TextZh, v.TextEn = zh, en, zh, en
 }
-
-func round1(c float64) float64 { return float64(int(c*10+0.5)) / 10 }
 
 func (l *Lane) health() map[string]device.Health {
 	h := map[string]device.Health{"store": l.logHealth}

@@ -73,7 +73,7 @@ func decided(r policy.Reason, o policy.Outcome, passID string, temp float64) kio
 	v := idleView()
 	v.State, v.PassID, v.Method = kiosk.PhaseShowing, passID, "card"
 	v.Outcome, v.Reason = o, r
-	v.MaskedName, v.MaskedID = "张*三", "1101**********1234"
+	v.MaskedName, v.MaskedID = "张*", "1101**********1234"
 	v.TempC = &temp
 	v.TitleZh, v.TitleEn, v.TextZh, v.TextEn, v.Sound = t.TitleZh, t.TitleEn, t.Zh, t.En, t.Sound
 	return v

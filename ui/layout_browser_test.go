@@ -152,7 +152,7 @@ func layoutCases() []layoutCase {
 		layoutCase{"idle", func(string) kiosk.View { return idleView() }},
 		layoutCase{"measuring", func(id string) kiosk.View {
 			v := idleView()
-			v.State, v.MaskedName, v.MaskedID = kiosk.PhaseMeasuring, "张*三", "1101**********1234"
+			v.State, v.MaskedName, v.MaskedID = kiosk.PhaseMeasuring, "张*", "1101**********1234"
 			return v
 		}},
 	)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -177,7 +178,7 @@ func TestEndToEnd(t *testing.T) {
 
 	d.onepassctl("sim", "card", "--id", "110101199003074477", "--name", "张三")
 	d.onepassctl("sim", "temp", "36.6")
-	screenShows(t, ctx, "PASS", "张*三", "36.6", "通行")
+	screenShows(t, ctx, "PASS", "张*", "36.6", "通行")
 
 	d.onepassctl("sim", "temp", "38.1")
 	screenShows(t, ctx, "DENY", "体温异常，请到人工通道复测", "38.1")
@@ -190,7 +191,22 @@ func TestEndToEnd(t *testing.T) {
 	d.onepassctl("sim", "set-status", "--id", "11010519491231002X", "--status", "red")
 	d.onepassctl("sim", "card", "--id", "11010519491231002X", "--name", "王五")
 	d.onepassctl("sim", "temp", "36.5")
-	screenShows(t, ctx, "DENY", "王*五", "健康码红码")
+	screenShows(t, ctx, "DENY", "王*", "健康码红码")
+
+	// One temperature: 37.29 is shown 37.3 and is a fever as 37.3 is.
+	d.onepassctl("sim", "leave")
+	d.onepassctl("sim", "card", "--id", "110101199003074477", "--name", "张三")
+	d.onepassctl("sim", "temp", "37.29")
+	screenShows(t, ctx, "DENY", "体温异常", "37.3")
+	// A hot cup is RETRY; the visit goes up to the hub and is accepted, nothing is quarantined.
+	d.onepassctl("sim", "leave")
+	d.onepassctl("sim", "card", "--id", "110101199003074477", "--name", "张三")
+	d.onepassctl("sim", "temp", "99.9")
+	screenShows(t, ctx, "RETRY", "请重试")
+	d.onepassctl("sim", "leave") // still in front, the cup would be remeasured (and logged) again
+	if out := d.onepassctl("sync", "now"); !strings.Contains(out, " 0 waiting") || !strings.Contains(out, " 0 quarantined") {
+		t.Errorf("sync now:\n%s", out)
+	}
 
 	if out := d.onepassctl("status"); !strings.Contains(out, "store        ok") {
 		t.Errorf("status output:\n%s", out)
@@ -207,12 +223,30 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var reasons []string
+	var reasons, names, temps []string
+	hot := 0
 	for _, v := range visits {
-		reasons = append(reasons, v.Reason)
+		if v.Reason == "remeasure" && len(reasons) == 0 { // the cup, measured once or more
+			if hot++; v.TempC != nil {
+				t.Errorf("the hot cup was logged with %v °C", *v.TempC)
+			}
+			continue
+		}
+		reasons, names = append(reasons, v.Reason), append(names, v.MaskedName)
+		if v.TempC == nil {
+			temps = append(temps, "-")
+		} else {
+			temps = append(temps, strconv.FormatFloat(*v.TempC, 'f', -1, 64))
+		}
 	}
-	if strings.Join(reasons, ",") != "status_red,id_invalid,fever,ok" {
-		t.Errorf("logged visits (newest first): %v", reasons)
+	if hot == 0 || strings.Join(reasons, ",") != "fever,status_red,id_invalid,fever,ok" {
+		t.Errorf("logged visits (newest first): %d remeasure, %v", hot, reasons)
+	}
+	if strings.Join(names, ",") != "张*,王*,李*,,张*" { // the 38.1 fever was the person alone (method temp)
+		t.Errorf("logged names (newest first): %v", names)
+	}
+	if strings.Join(temps, ",") != "37.3,36.5,-,38.1,36.6" {
+		t.Errorf("logged temperatures (newest first): %v", temps)
 	}
 	for _, id := range []string{"110101199003074477", "11010519491231002X", "110101199003074478"} {
 		filepath.Walk(data, func(p string, info os.FileInfo, err error) error {

@@ -107,7 +107,7 @@ type TempState int
 // Temperature states.
 const (
 	TempPending    TempState = iota // still measuring
-	TempStable                      // a stable reading, in C
+	TempStable                      // a stable reading, in C, rounded to 0.1 °C (StableTemp)
 	TempNone                        // no stable reading within the timeout
 	TempOutOfRange                  // a stable reading outside the plausible body range: remeasure
 	TempDown                        // the thermometer is out of order (past the lane's grace): no reading will come
@@ -222,7 +222,7 @@ func Decide(p Policy, in Input) Decision {
 			// Asking to face a broken sensor would keep the person at the lane for ever.
 			return Decision{Manual, ReasonThermometerDown}
 		}
-		if in.Temp.C >= p.FeverC {
+		if RoundC(in.Temp.C) >= p.FeverC { // callers round already (StableTemp); rounding twice changes nothing
 			return Decision{Deny, ReasonFever}
 		}
 	}

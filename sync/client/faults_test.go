@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
@@ -16,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"onepass/sync/client"
 	"onepass/sync/hub"
+	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/store"
 	"onepass/sync/wire"
 )
@@ -538,10 +542,9 @@ func TestQuarantine(t *testing.T) {
 	k := newKiosk(t)
 	k.enroll(h, nil)
 	k.appendVisits(10)
-	bad := &store.Visit{Lane: "1", Method: "levitation", MaskedName: "x", Outcome: "PASS", Reason: "ok"}
-	if err := k.db.Append(bg, bad); err != nil {
-		t.Fatal(err)
-	}
+	// The store no longer queues what the hub refuses: this one was written by an older kiosk.
+	bad := &store.Visit{ID: uuid.Must(uuid.NewV7()).String(), At: time.Now(), Lane: "1", Method: "levitation", MaskedName: "x", Outcome: "PASS", Reason: "ok"}
+	appendUnchecked(t, k, bad)
 	k.appendVisits(10)
 	n, err := k.c.Push(bg)
 	if err != nil || n != 21 {
@@ -557,6 +560,89 @@ func TestQuarantine(t *testing.T) {
 	}
 	if hl := k.c.Health(); hl.State != client.Degraded || !strings.Contains(hl.Reason, "quarantined") {
 		t.Errorf("health: %v", hl)
+	}
+}
+
+// appendUnchecked writes a visit and queues it behind the store's back, as a kiosk did before
+// the store checked the hub's rule.
+func appendUnchecked(t *testing.T, k *kiosk, v *store.Visit) {
+	t.Helper()
+	db, err := sql.Open("sqlite3", sqlitedb.DSN(filepath.Join(k.dir, "onepass.db"), 5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	id := uuid.MustParse(v.ID)
+	if _, err := db.Exec(`INSERT INTO visits (id, at, lane, method, masked_name, temp_c, outcome, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		id[:], wire.UnixMS(v.At), v.Lane, v.Method, v.MaskedName, v.TempC, v.Outcome, v.Reason); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO outbox (visit_id) VALUES (?)`, id[:]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHotCupIsAccepted: a hot cup in front of the thermometer (99.9 °C) is RETRY "remeasure" and
+// the lane stores it without a temperature; the real hub accepts it, so nothing sits in
+// quarantine and sync stays healthy. A fever at the range edge (43.0 °C) goes up as it is.
+func TestHotCupIsAccepted(t *testing.T) {
+	h := newHub(t, hub.Options{})
+	k := newKiosk(t)
+	k.enroll(h, nil)
+	edge := 43.0
+	hot := &store.Visit{Lane: "1", Method: "card", PersonKey: pkey(1), MaskedName: "张*", Outcome: "RETRY", Reason: "remeasure"}
+	fever := &store.Visit{Lane: "1", Method: "card", PersonKey: pkey(1), MaskedName: "张*", TempC: &edge, Outcome: "DENY", Reason: "fever"}
+	for _, v := range []*store.Visit{hot, fever} {
+		if err := k.db.Append(bg, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drain(t, k)
+	sameVisits(t, h.hub, k.db)
+	if q, err := k.db.QuarantinedRecords(bg, 10); err != nil || len(q) != 0 {
+		t.Fatalf("quarantine: %+v %v", q, err)
+	}
+	if hl := k.c.Health(); hl.State != client.OK {
+		t.Errorf("health: %v", hl)
+	}
+	got := map[string]hub.VisitRecord{}
+	if err := h.hub.Visits(bg, time.Time{}, func(r hub.VisitRecord) error { got[r.ID] = r; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if r := got[hot.ID]; r.TempC != nil || r.Outcome != "RETRY" || r.Reason != "remeasure" || r.MaskedName != "张*" {
+		t.Errorf("hot cup at the hub: %+v", r)
+	}
+	if r := got[fever.ID]; r.TempC == nil || *r.TempC != 43.0 || r.Reason != "fever" {
+		t.Errorf("fever at the hub: %+v", r)
+	}
+}
+
+// TestKioskAndHubShareOneRule: whatever the kiosk's store queues the hub accepts, and whatever
+// the hub refuses the store does not queue.
+func TestKioskAndHubShareOneRule(t *testing.T) {
+	h := newHub(t, hub.Options{})
+	k := newKiosk(t)
+	temp := func(c float64) *float64 { return &c }
+	for _, v := range []store.Visit{
+		{Lane: "1", Method: "card", MaskedName: "张*", TempC: temp(36.6), Outcome: "PASS", Reason: "ok"},
+		{Lane: "1", Method: "card", MaskedName: "张*", TempC: temp(99.9), Outcome: "RETRY", Reason: "remeasure"},
+		{Lane: "1", Method: "card", MaskedName: "张*", Outcome: "RETRY", Reason: "remeasure"},
+		{Lane: "1", Method: "temp", TempC: temp(43), Outcome: "DENY", Reason: "fever"},
+		{Lane: "1", Method: "manual", TempC: temp(-1), Outcome: "RETRY", Reason: "remeasure"},
+		{Lane: "1", Method: "levitation", Outcome: "PASS", Reason: "ok"},
+		{Lane: "1", Method: "card", PersonKey: []byte{1, 2}, Outcome: "PASS", Reason: "ok"},
+		{Lane: strings.Repeat("1", 33), Method: "card", Outcome: "PASS", Reason: "ok"},
+		{Lane: "1", Method: "card", MaskedName: strings.Repeat("*", 65), Outcome: "PASS", Reason: "ok"},
+	} {
+		v.ID, v.At = uuid.Must(uuid.NewV7()).String(), time.Now()
+		ack, err := h.hub.Ingest(bg, "device-1", []wire.Record{{ID: v.ID, Kind: store.KindVisit, At: v.At, Visit: new(v.WireVisit())}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := k.db.Append(bg, &v) == nil
+		if accepted := len(ack.Accepted) == 1; stored != accepted {
+			t.Errorf("%+v: the store queues it %v, the hub accepts it %v (%v)", v, stored, accepted, ack.Rejected)
+		}
 	}
 }
 

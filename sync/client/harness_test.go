@@ -185,7 +185,7 @@ func (k *kiosk) appendVisits(n int) []string {
 	vs := make([]*store.Visit, n)
 	for i := range n {
 		t := 36.5
-		vs[i] = &store.Visit{Lane: "1", Method: "card", PersonKey: pkey(i), SealedID: []byte("sealed"), MaskedName: "张*三", TempC: &t, Outcome: "PASS", Reason: "ok"}
+		vs[i] = &store.Visit{Lane: "1", Method: "card", PersonKey: pkey(i), SealedID: []byte("sealed"), MaskedName: "张*", TempC: &t, Outcome: "PASS", Reason: "ok"}
 	}
 	if err := k.db.AppendBatch(context.Background(), vs); err != nil {
 		k.t.Fatal(err)

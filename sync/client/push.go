@@ -155,10 +155,8 @@ func (c *Client) quarantine(ctx context.Context, kind, id, reason string) (int, 
 func visitRecords(vs []store.Visit) []wire.Record {
 	out := make([]wire.Record, len(vs))
 	for i, v := range vs {
-		out[i] = wire.Record{ID: v.ID, Kind: store.KindVisit, At: v.At, Visit: &wire.Visit{
-			Lane: v.Lane, Method: v.Method, PersonKey: v.PersonKey, SealedID: v.SealedID, MaskedName: v.MaskedName,
-			TempC: v.TempC, Outcome: v.Outcome, Reason: v.Reason,
-		}}
+		wv := v.WireVisit()
+		out[i] = wire.Record{ID: v.ID, Kind: store.KindVisit, At: v.At, Visit: &wv}
 	}
 	return out
 }

@@ -4,20 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"slices"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
-)
-
-var (
-	visitMethods  = []string{"card", "code", "card+code", "temp", "manual"} // manual: staff-console ID entry
-	visitOutcomes = []string{"PASS", "DENY", "MANUAL", "RETRY"}
 )
 
 // checkRecord says why a record can never be accepted, or "" when it is well formed.
@@ -30,26 +24,12 @@ func checkRecord(r wire.Record) string {
 	}
 	switch r.Kind {
 	case "visit":
-		v := r.Visit
-		switch {
-		case v == nil:
+		if r.Visit == nil {
 			return "visit record without a visit body"
-		case v.Lane == "" || len(v.Lane) > 32:
-			return "lane must be 1–32 characters"
-		case !slices.Contains(visitMethods, v.Method):
-			return fmt.Sprintf("method %q unknown", v.Method)
-		case !slices.Contains(visitOutcomes, v.Outcome):
-			return fmt.Sprintf("outcome %q unknown", v.Outcome)
-		case len(v.Reason) > 64:
-			return "reason longer than 64 bytes"
-		case utf8.RuneCountInString(v.MaskedName) > 64:
-			return "masked name longer than 64 characters"
-		case v.PersonKey != nil && len(v.PersonKey) != wire.PersonKeySize:
-			return fmt.Sprintf("person key of %d bytes, want %d", len(v.PersonKey), wire.PersonKeySize)
-		case len(v.SealedID) > 512:
-			return "sealed id longer than 512 bytes"
-		case v.TempC != nil && (*v.TempC < 0 || *v.TempC > 60):
-			return fmt.Sprintf("temperature %.1f °C impossible", *v.TempC)
+		}
+		var ve *wire.VisitError
+		if err := wire.CheckVisit(*r.Visit); errors.As(err, &ve) {
+			return ve.Reason // the kiosk's store checked the same rule before it queued the record
 		}
 	case "ticket":
 		if len(r.Body) == 0 || len(r.Body) > 4096 || !json.Valid(r.Body) || r.Body[0] != '{' {

@@ -33,7 +33,7 @@ func Example() {
 		Lane:       "A",
 		Method:     "card",
 		PersonKey:  make([]byte, 32), // HMAC-SHA256 of the ID number, never the number
-		MaskedName: "张*三",
+		MaskedName: "张*",
 		TempC:      &temp,
 		Outcome:    "PASS",
 	}

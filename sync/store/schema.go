@@ -141,4 +141,21 @@ CREATE TABLE quarantine (
 	reason TEXT    NOT NULL                             -- the hub's reason
 ) WITHOUT ROWID;
 `,
+	// 5: visits written before the kiosk and the hub shared one rule (wire.CheckVisit). An
+	// implausible reading (a hot cup, 99.9 °C) was stored as temp_c, which the hub refuses for
+	// good: such visits lose temp_c (their reason, "remeasure", says what happened) and leave the
+	// quarantine for the outbox. 0 and 60 are wire.MinTempC and wire.MaxTempC as released. A
+	// two-character name was masked 张*三, hiding nothing: every CJK mask "X*Y" becomes "X**" (a
+	// three-character name's mask loses its last character too: the two cannot be told apart).
+	`
+INSERT OR IGNORE INTO outbox (visit_id)
+	SELECT q.id FROM quarantine q JOIN visits v ON v.id = q.id
+	WHERE q.kind = 'visit' AND (v.temp_c < 0 OR v.temp_c > 60)
+	ORDER BY v.at;
+DELETE FROM quarantine WHERE kind = 'visit' AND id IN (SELECT id FROM visits WHERE temp_c < 0 OR temp_c > 60);
+UPDATE visits SET temp_c = NULL WHERE temp_c < 0 OR temp_c > 60;
+UPDATE visits SET masked_name = substr(masked_name, 1, 1) || '**'
+	WHERE length(masked_name) = 3 AND substr(masked_name, 2, 1) = '*' AND substr(masked_name, 3, 1) != '*'
+	AND unicode(masked_name) >= 11904; -- U+2E80, where identity.MaskName's CJK masking starts
+`,
 }

@@ -122,6 +122,9 @@ func (s *Store) AppendBatch(ctx context.Context, vs []*Visit) error {
 	}
 	rows := make([]row, len(vs))
 	for i, v := range vs {
+		if err := wire.CheckVisit(v.WireVisit()); err != nil {
+			return fmt.Errorf("store: append batch: visit %d: %w", i, err)
+		}
 		var err error
 		if v.ID == "" {
 			rows[i].id, err = uuid.NewV7()

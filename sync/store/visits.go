@@ -21,10 +21,18 @@ type Visit struct {
 	Method     string   // "card", "code", "card+code", "temp" (fever with no identity)
 	PersonKey  []byte   // HMAC-SHA256 person key, may be nil
 	SealedID   []byte   // HPKE ciphertext of the ID number, may be nil
-	MaskedName string   // e.g. 张*三
+	MaskedName string   // e.g. 张*
 	TempC      *float64 // nil when no temperature was taken
 	Outcome    string   // PASS, DENY, MANUAL, RETRY
 	Reason     string
+}
+
+// WireVisit is v's body as it is uploaded (wire.Visit).
+func (v Visit) WireVisit() wire.Visit {
+	return wire.Visit{
+		Lane: v.Lane, Method: v.Method, PersonKey: v.PersonKey, SealedID: v.SealedID, MaskedName: v.MaskedName,
+		TempC: v.TempC, Outcome: v.Outcome, Reason: v.Reason,
+	}
 }
 
 const visitCols = `v.id, v.at, v.lane, v.method, v.person_key, v.sealed_id, v.masked_name, v.temp_c, v.outcome, v.reason`
@@ -33,10 +41,14 @@ const visitCols = `v.id, v.at, v.lane, v.method, v.person_key, v.sealed_id, v.ma
 // transaction. When it returns nil the record is on disk (fsynced). It sets
 // v.ID to a new UUIDv7 when empty (or to the canonical form of the given
 // UUID) and v.At to the current time when zero, before writing, so a retry
-// of the same *Visit keeps its ID.
+// of the same *Visit keeps its ID. A visit the hub would refuse for good (wire.CheckVisit) is
+// not written: the error wraps a *wire.VisitError.
 func (s *Store) Append(ctx context.Context, v *Visit) error {
 	if v == nil {
 		return errors.New("store: append: nil visit")
+	}
+	if err := wire.CheckVisit(v.WireVisit()); err != nil {
+		return fmt.Errorf("store: append: %w", err)
 	}
 	var id uuid.UUID
 	var err error

@@ -3,7 +3,12 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"onepass/sync/internal/sqlitedb"
+	"onepass/sync/wire"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -30,7 +35,7 @@ func TestVisitRoundTrip(t *testing.T) {
 
 	visits := []Visit{
 		{At: t0, Lane: "A", Method: "card", PersonKey: key(1), SealedID: []byte("sealed-1"),
-			MaskedName: "张*三", TempC: ptr(36.5), Outcome: "PASS"},
+			MaskedName: "张*", TempC: ptr(36.5), Outcome: "PASS"},
 		{At: t0.Add(time.Second), Lane: "A", Method: "temp", TempC: ptr(38.2), Outcome: "DENY", Reason: "fever"},
 		{At: t0.Add(2 * time.Second), Lane: "B", Method: "code", PersonKey: key(2), Outcome: "RETRY", Reason: "no temperature"},
 		{ID: fixedID, At: t0.Add(3 * time.Second), Lane: "B", Method: "card+code", PersonKey: key(3),
@@ -219,5 +224,114 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if r, _ := s.Recent(ctx, 10*lanes*perLane); len(r) != lanes*perLane {
 		t.Fatalf("visits %d, want %d", len(r), lanes*perLane)
+	}
+}
+
+// TestAppendRefusesWhatTheHubRefuses: the store checks the hub's rule (wire.CheckVisit) before it
+// queues a visit, so nothing it queues ends in quarantine.
+func TestAppendRefusesWhatTheHubRefuses(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	for _, v := range []*Visit{
+		{Lane: "1", Method: "card", MaskedName: "张*", TempC: ptr(99.9), Outcome: "RETRY", Reason: "remeasure"},
+		{Lane: "1", Method: "levitation", MaskedName: "张*", Outcome: "PASS", Reason: "ok"},
+		{Lane: "", Method: "card", MaskedName: "张*", Outcome: "PASS", Reason: "ok"},
+	} {
+		err := s.Append(ctx, v)
+		var ve *wire.VisitError
+		if !errors.As(err, &ve) {
+			t.Errorf("Append(%+v) = %v, want a wire.VisitError", *v, err)
+		}
+	}
+	good := &Visit{Lane: "1", Method: "card", MaskedName: "张*", TempC: ptr(36.6), Outcome: "PASS", Reason: "ok"}
+	hot := &Visit{Lane: "1", Method: "card", MaskedName: "张*", TempC: ptr(99.9), Outcome: "RETRY", Reason: "remeasure"}
+	if err := s.AppendBatch(ctx, []*Visit{good, hot}); !errors.As(err, new(*wire.VisitError)) {
+		t.Errorf("AppendBatch with a hot cup = %v, want a wire.VisitError", err)
+	}
+	// A hot cup as the lane now stores it: no temperature, RETRY remeasure.
+	if err := s.Append(ctx, &Visit{Lane: "1", Method: "card", MaskedName: "张*", Outcome: "RETRY", Reason: "remeasure"}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Pending(ctx, 10); err != nil || len(p) != 1 {
+		t.Fatalf("pending %d (%v), want only the valid visit", len(p), err)
+	}
+}
+
+// A database at schema 4 with visits the hub refused for an implausible temperature (one in
+// quarantine, one still waiting) and names masked the old way comes out of migration 5 with
+// every visit acceptable and queued, and no name given away.
+func TestMigrationRepairsRefusedVisits(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "onepass.db")
+	db, err := sql.Open("sqlite3", sqlitedb.DSN(path, busyTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	for i, m := range migrations[:4] {
+		if _, err := db.ExecContext(ctx, m); err != nil {
+			t.Fatalf("migration %d: %v", i+1, err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, "PRAGMA user_version = 4"); err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		name     string
+		temp     any
+		queued   string // outbox, quarantine
+		wantName string
+		wantTemp *float64
+	}
+	rows := []row{
+		{"张*三", 99.9, "quarantine", "张**", nil},
+		{"林*美", 36.6, "outbox", "林**", ptr(36.6)},
+		{"欧**娜", -3.0, "outbox", "欧**娜", nil},
+		{"Z**** S**", nil, "outbox", "Z**** S**", nil},
+		{"A*B", 37.0, "quarantine", "A*B", ptr(37.0)}, // refused for another reason: stays
+	}
+	var ids []uuid.UUID
+	for i, r := range rows {
+		id := uuid.Must(uuid.NewV7())
+		ids = append(ids, id)
+		if _, err := db.ExecContext(ctx, `INSERT INTO visits (id, at, lane, method, masked_name, temp_c, outcome, reason)
+			VALUES (?, ?, '1', 'card', ?, ?, 'RETRY', 'remeasure')`, id[:], i+1, r.name, r.temp); err != nil {
+			t.Fatal(err)
+		}
+		q := `INSERT INTO outbox (visit_id) VALUES (?)`
+		if r.queued == "quarantine" {
+			q = `INSERT INTO quarantine (id, kind, at, reason) VALUES (?, 'visit', 1, 'refused by the hub')`
+		}
+		if _, err := db.ExecContext(ctx, q, id[:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	p, err := s.Pending(ctx, 10)
+	if err != nil || len(p) != 4 || p[3].ID != ids[0].String() {
+		t.Fatalf("pending after migration: %+v, %v; want the three waiting, then the requeued one", p, err)
+	}
+	got := map[string]Visit{}
+	for _, v := range p {
+		got[v.ID] = v
+		if err := wire.CheckVisit(v.WireVisit()); err != nil {
+			t.Errorf("visit %s still refused: %v", v.ID, err)
+		}
+	}
+	q, err := s.QuarantinedRecords(ctx, 10)
+	if err != nil || len(q) != 1 || q[0].ID != ids[4].String() {
+		t.Fatalf("quarantine after migration: %+v, %v", q, err)
+	}
+	for i, r := range rows[:4] {
+		v := got[ids[i].String()]
+		if v.MaskedName != r.wantName || !sameVisit(Visit{TempC: v.TempC}, Visit{TempC: r.wantTemp}) {
+			t.Errorf("%s: now %q, %v; want %q, %v", r.name, v.MaskedName, v.TempC, r.wantName, r.wantTemp)
+		}
 	}
 }

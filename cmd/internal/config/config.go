@@ -269,6 +269,14 @@ func (c Config) Validate() error {
 	if m.RangeMinC >= m.RangeMaxC {
 		bad("measure.range_min_c", "%g must be below range_max_c %g", m.RangeMinC, m.RangeMaxC)
 	}
+	// A body temperature outside 0–60 °C is one the hub refuses (wire.MinTempC, wire.MaxTempC):
+	// the lane could not log it.
+	if m.RangeMinC < 0 {
+		bad("measure.range_min_c", "%g: want a range inside 0–60 °C", m.RangeMinC)
+	}
+	if m.RangeMaxC > 60 {
+		bad("measure.range_max_c", "%g: want a range inside 0–60 °C", m.RangeMaxC)
+	}
 	if d := m.Settle; d < 0 || d > 5*time.Second {
 		bad("measure.settle", "%s: want 0–5s", d)
 	}

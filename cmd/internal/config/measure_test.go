@@ -1,14 +1,25 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"onepass/kiosk"
+	"onepass/sync/wire"
 )
 
 // Every [measure] key reaches the lane: the defaults come back unchanged, and a file's values arrive.
+// TestMeasureRangeFitsTheWire: the widest range config accepts is one whose every value the hub
+// accepts as temp_c.
+func TestMeasureRangeFitsTheWire(t *testing.T) {
+	c := Default()
+	if err := c.parse(fmt.Sprintf("[measure]\nrange_min_c = %v\nrange_max_c = %v", float64(wire.MinTempC), float64(wire.MaxTempC))); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMeasureSection(t *testing.T) {
 	if got, want := Default().Kiosk().Measure, kiosk.DefaultMeasure(); got != want {
 		t.Errorf("defaults through the config: %+v, want %+v", got, want)
@@ -47,6 +58,8 @@ address = 0x5A
 		{"[measure]\nsettle = \"soon\"", "measure.settle"},
 		{"[measure]\nsettle = 650", "measure.settle"},
 		{"[measure]\nambient_offset_c = 20", "measure.ambient_offset_c"},
+		{"[measure]\nrange_max_c = 99.9", "measure.range_max_c"}, // the hub refuses such a temperature
+		{"[measure]\nrange_min_c = -1", "measure.range_min_c"},
 	} {
 		c := Default()
 		if err := c.parse(tt.text); err == nil || !strings.Contains(err.Error(), tt.errHas) {
