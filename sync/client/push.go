@@ -157,7 +157,7 @@ func visitRecords(vs []store.Visit) []wire.Record {
 	for i, v := range vs {
 		out[i] = wire.Record{ID: v.ID, Kind: store.KindVisit, At: v.At, Visit: &wire.Visit{
 			Lane: v.Lane, Method: v.Method, PersonKey: v.PersonKey, SealedID: v.SealedID, MaskedName: v.MaskedName,
-			TempC: v.TempC, Outcome: v.Outcome, Reason: v.Reason,
+			TempC: v.TempC, Outcome: v.Outcome, Reason: v.Reason, StaffID: v.StaffID, Overrides: v.Overrides, Note: v.Note,
 		}}
 	}
 	return out

@@ -16,7 +16,7 @@ import (
 )
 
 var (
-	visitMethods  = []string{"card", "code", "card+code", "temp", "manual"} // manual: staff-console ID entry
+	visitMethods  = []string{"card", "code", "card+code", "temp", "manual", "staff"} // manual: staff-console ID entry; staff: a staff decision on a MANUAL visit
 	visitOutcomes = []string{"PASS", "DENY", "MANUAL", "RETRY"}
 )
 
@@ -51,12 +51,39 @@ func checkRecord(r wire.Record) string {
 		case v.TempC != nil && (*v.TempC < 0 || *v.TempC > 60):
 			return fmt.Sprintf("temperature %.1f °C impossible", *v.TempC)
 		}
+		if why := checkOverride(v); why != "" {
+			return why
+		}
 	case "ticket":
 		if len(r.Body) == 0 || len(r.Body) > 4096 || !json.Valid(r.Body) || r.Body[0] != '{' {
 			return "ticket record needs a JSON object body of at most 4 KiB"
 		}
 	default:
 		return fmt.Sprintf("record kind %q unknown", r.Kind)
+	}
+	return ""
+}
+
+// checkOverride checks the fields of a staff decision: method "staff" carries who decided and
+// the visit it overrides, and is a PASS or a DENY; other methods carry none of them.
+func checkOverride(v *wire.Visit) string {
+	switch {
+	case len(v.StaffID) > 32:
+		return "staff id longer than 32 bytes"
+	case len(v.Note) > 64:
+		return "note longer than 64 bytes"
+	case v.Method != "staff":
+		if v.StaffID != "" || v.Overrides != "" || v.Note != "" {
+			return fmt.Sprintf("method %q with staff-decision fields", v.Method)
+		}
+		return ""
+	case v.StaffID == "":
+		return "staff decision without staff_id"
+	case v.Outcome != "PASS" && v.Outcome != "DENY":
+		return fmt.Sprintf("staff decision with outcome %q, want PASS or DENY", v.Outcome)
+	}
+	if _, err := uuid.Parse(v.Overrides); err != nil {
+		return "overrides is not a UUID"
 	}
 	return ""
 }
@@ -75,8 +102,8 @@ func (h *Hub) Ingest(ctx context.Context, deviceID string, recs []wire.Record) (
 	}
 	now := wire.UnixMS(h.now())
 	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
-		visit, err := tx.PrepareContext(ctx, `INSERT INTO visits (id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		visit, err := tx.PrepareContext(ctx, `INSERT INTO visits (id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason, staff_id, overrides, note)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 		if err != nil {
 			return err
 		}
@@ -101,7 +128,13 @@ func (h *Hub) Ingest(ctx context.Context, deviceID string, recs []wire.Record) (
 				if v.SealedID != nil {
 					sealed = v.SealedID
 				}
-				_, err = visit.ExecContext(ctx, id[:], deviceID, now, wire.UnixMS(r.At), v.Lane, v.Method, pk, sealed, v.MaskedName, temp, v.Outcome, v.Reason)
+				var overrides any
+				if v.Overrides != "" {
+					o := uuid.MustParse(v.Overrides) // checkOverride parsed it
+					overrides = o[:]
+				}
+				_, err = visit.ExecContext(ctx, id[:], deviceID, now, wire.UnixMS(r.At), v.Lane, v.Method, pk, sealed, v.MaskedName, temp, v.Outcome, v.Reason,
+					v.StaffID, overrides, v.Note)
 			} else {
 				_, err = other.ExecContext(ctx, id[:], r.Kind, deviceID, now, wire.UnixMS(r.At), []byte(r.Body))
 			}
@@ -133,8 +166,8 @@ type VisitRecord struct {
 
 // Visits calls fn for every visit received at or after since, in visit time order.
 func (h *Hub) Visits(ctx context.Context, since time.Time, fn func(VisitRecord) error) error {
-	rows, err := h.r.QueryContext(ctx, `SELECT id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason
-		FROM visits WHERE at >= ? ORDER BY at, id`, wire.UnixMS(since))
+	rows, err := h.r.QueryContext(ctx, `SELECT id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason,
+		staff_id, overrides, note FROM visits WHERE at >= ? ORDER BY at, id`, wire.UnixMS(since))
 	if err != nil {
 		return fmt.Errorf("hub: visits: %w", err)
 	}
@@ -144,8 +177,17 @@ func (h *Hub) Visits(ctx context.Context, since time.Time, fn func(VisitRecord) 
 		var id []byte
 		var rec, at int64
 		var temp sql.NullFloat64
-		if err := rows.Scan(&id, &v.Device, &rec, &at, &v.Lane, &v.Method, &v.PersonKey, &v.SealedID, &v.MaskedName, &temp, &v.Outcome, &v.Reason); err != nil {
+		var overrides []byte
+		if err := rows.Scan(&id, &v.Device, &rec, &at, &v.Lane, &v.Method, &v.PersonKey, &v.SealedID, &v.MaskedName, &temp, &v.Outcome, &v.Reason,
+			&v.StaffID, &overrides, &v.Note); err != nil {
 			return fmt.Errorf("hub: visits: %w", err)
+		}
+		if overrides != nil {
+			o, err := uuid.FromBytes(overrides)
+			if err != nil {
+				return fmt.Errorf("hub: visits: overrides: %w", err)
+			}
+			v.Overrides = o.String()
 		}
 		u, err := uuid.FromBytes(id)
 		if err != nil {

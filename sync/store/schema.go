@@ -141,4 +141,13 @@ CREATE TABLE quarantine (
 	reason TEXT    NOT NULL                             -- the hub's reason
 ) WITHOUT ROWID;
 `,
+	// 5: staff overrides (kiosk/override.go): a staff member's decision on a MANUAL visit is a
+	// visit of its own (method "staff") naming who decided and the visit it overrides. At most one
+	// override per visit, so a double click at the console cannot log two decisions.
+	`
+ALTER TABLE visits ADD COLUMN staff_id  TEXT NOT NULL DEFAULT ''; -- method staff: who decided
+ALTER TABLE visits ADD COLUMN overrides BLOB CHECK (overrides IS NULL OR length(overrides) = 16); -- the overridden visit's id
+ALTER TABLE visits ADD COLUMN note      TEXT NOT NULL DEFAULT ''; -- method staff: the reason code chosen at the console
+CREATE UNIQUE INDEX visits_overrides ON visits (overrides) WHERE overrides IS NOT NULL;
+`,
 }
