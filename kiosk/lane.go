@@ -154,6 +154,8 @@ type event struct {
 	scan *device.Scan
 	temp *device.TempReading
 	tick bool // re-check deadlines and part health
+
+	override *override // a staff decision, already logged, to show (override.go)
 }
 
 // pass is what is known about the person being checked.
@@ -282,6 +284,8 @@ func (l *Lane) handle(ctx context.Context, ev event) {
 		l.onTemp(ctx, ev)
 	case ev.tick:
 		l.onTick(ctx, ev.at)
+	case ev.override != nil:
+		l.onOverride(ctx, ev)
 	}
 }
 

@@ -34,7 +34,7 @@ func (l *Lane) render() View {
 		v.MaskedName, v.MaskedID, v.Method = l.cur.maskedName, l.cur.maskedID, l.cur.method
 	case PhaseDecided, PhaseShowing:
 		p := l.cur
-		tx := policy.TextFor(p.decision.Reason)
+		tx := policy.TextForOutcome(p.decision.Reason, p.decision.Outcome)
 		v.Outcome, v.Reason, v.PassID, v.Method = p.decision.Outcome, p.decision.Reason, p.visitID, p.method
 		v.MaskedName, v.MaskedID, v.TempC = p.maskedName, p.maskedID, p.tempC
 		v.TitleZh, v.TitleEn, v.TextZh, v.TextEn, v.Sound = tx.TitleZh, tx.TitleEn, tx.Zh, tx.En, tx.Sound

@@ -85,7 +85,13 @@ func TestEveryReasonHasTexts(t *testing.T) {
 	if got := TextFor(ReasonFever); got.Zh != "体温异常，请到人工通道复测" || got.En != "Temperature high, please see staff" {
 		t.Errorf("fever text = %+v", got)
 	}
-	if len(Reasons()) < 22 {
+	if got := TextForOutcome(ReasonStaffOverride, Deny); got.TitleZh != "禁止通行" || got.Sound != "deny" {
+		t.Errorf("a staff DENY shows %+v", got)
+	}
+	if got := TextForOutcome(ReasonStaffOverride, Pass); got.TitleZh != "通行" || got.Sound != "pass" {
+		t.Errorf("a staff PASS shows %+v", got)
+	}
+	if len(Reasons()) < 23 {
 		t.Errorf("reasons lost: %d", len(Reasons()))
 	}
 }

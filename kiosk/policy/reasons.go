@@ -28,6 +28,7 @@ const (
 	ReasonNoTemperature       Reason = "no_temperature"
 	ReasonRemeasure           Reason = "remeasure"
 	ReasonLogUnavailable      Reason = "log_unavailable" // set by the lane when the visit cannot be written
+	ReasonStaffOverride       Reason = "staff_override"  // a staff member decided a MANUAL visit (PASS or DENY)
 )
 
 // Text is what the screen shows for a reason: one big word, a sentence, and the voice clip.
@@ -60,6 +61,18 @@ var texts = map[Reason]Text{
 	ReasonNoTemperature:       {"请重试", "Try again", "未测到体温，请正对测温区", "No temperature taken, please face the sensor", "retry"},
 	ReasonRemeasure:           {"请重试", "Try again", "体温读数异常，请重新测温", "Unusual reading, please measure again", "retry"},
 	ReasonLogUnavailable:      {"暂停服务", "Out of service", "设备故障，请走人工通道", "Kiosk fault, please use the staffed lane", "manual"},
+	ReasonStaffOverride:       {"通行", "Pass", "工作人员已核验，请通行", "Checked by staff, please pass", "pass"},
+}
+
+// staffDeny is the screen for a staff member's DENY: the reason is the same as for their PASS.
+var staffDeny = Text{"禁止通行", "Stop", "工作人员核验未通过，请听从工作人员安排", "Not cleared by staff, please follow their instructions", "deny"}
+
+// TextForOutcome is TextFor, except for a staff decision, whose one reason covers both outcomes.
+func TextForOutcome(r Reason, o Outcome) Text {
+	if r == ReasonStaffOverride && o == Deny {
+		return staffDeny
+	}
+	return TextFor(r)
 }
 
 // TextFor returns the screen texts for a reason; every reason has one (a test checks).
