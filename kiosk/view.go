@@ -26,7 +26,7 @@ type View struct {
 	Lane       string                   `json:"lane"`
 	State      Phase                    `json:"state"`
 	PassID     string                   `json:"pass_id,omitempty"` // the visit's UUIDv7 once logged
-	Method     string                   `json:"method,omitempty"`  // card, code, card+code
+	Method     string                   `json:"method,omitempty"`  // card, code, card+code; staff for a staff decision
 	Outcome    policy.Outcome           `json:"outcome"`
 	Reason     policy.Reason            `json:"reason"`
 	MaskedName string                   `json:"masked_name"`

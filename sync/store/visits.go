@@ -18,7 +18,7 @@ type Visit struct {
 	ID         string    // UUIDv7; Append fills it when empty
 	At         time.Time // stored as unix ms UTC
 	Lane       string
-	Method     string   // "card", "code", "card+code", "temp" (fever with no identity)
+	Method     string   // "card", "code", "card+code", "temp" (fever with no identity), "manual", "staff"
 	PersonKey  []byte   // HMAC-SHA256 person key, may be nil
 	SealedID   []byte   // HPKE ciphertext of the ID number, may be nil
 	MaskedName string   // e.g. 张*三
