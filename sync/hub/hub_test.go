@@ -368,6 +368,8 @@ func FuzzIngest(f *testing.F) {
 	h := newHub(f, Options{})
 	good, _ := json.Marshal(wire.Upload{V: 1, Records: []wire.Record{rec(uuid.NewString(), nil)}})
 	f.Add(good)
+	staff, _ := json.Marshal(wire.Upload{V: 1, Records: []wire.Record{rec(uuid.NewString(), staffDecision)}})
+	f.Add(staff)
 	f.Add([]byte(`{"v":1,"records":[{"id":"x","kind":"visit"}]}`))
 	f.Add([]byte(`{"v":1,"records":[{"id":"01a21950-8d65-7153-94b4-e9b4bb700d05","kind":"ticket","at":"2026-01-01T00:00:00Z","body":{}}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
