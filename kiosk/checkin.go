@@ -17,18 +17,21 @@ const (
 	MethodCardCode Method = "card+code"
 	MethodTemp     Method = "temp"   // a fever with no identity
 	MethodManual   Method = "manual" // a staff console's check (CheckManual)
+	MethodStaff    Method = "staff"  // a staff member's decision on a MANUAL visit (Override)
 )
 
-// RecentVisits is the visit log read newest first (sync/store.Store).
+// RecentVisits is the visit log read newest first, with lookups by ID (sync/store.Store).
 type RecentVisits interface {
 	Recent(ctx context.Context, n int) ([]store.Visit, error)
+	VisitFinder
 }
 
 // CheckInPass is the visit an appointment code shown at this lane counts as its pass, "" when
 // there is none. Only the pass on this lane's screen counts, or, once the result screen has gone
 // while the service picker is still up, the newest visit in the log when it is a pass decided at
 // this lane: the newest visit may be another lane's, a staff console's manual check, or the
-// previous citizen's refusal.
+// previous citizen's refusal. A staff member's PASS counts as the pass of the visit it overrides:
+// for this lane's own MANUAL visit, not for a manual check at the desk.
 func CheckInPass(ctx context.Context, v View, log RecentVisits) string {
 	if v.State == PhaseShowing && v.Outcome == policy.Pass {
 		return v.PassID
@@ -43,6 +46,12 @@ func CheckInPass(ctx context.Context, v View, log RecentVisits) string {
 	n := vs[0]
 	if policy.Outcome(n.Outcome) != policy.Pass || n.Lane != v.Lane || Method(n.Method) == MethodManual {
 		return ""
+	}
+	if Method(n.Method) == MethodStaff {
+		o, ok, err := log.VisitByID(ctx, n.Overrides)
+		if err != nil || !ok || o.Lane != v.Lane || Method(o.Method) == MethodManual {
+			return ""
+		}
 	}
 	return n.ID
 }

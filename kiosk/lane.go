@@ -160,6 +160,8 @@ type event struct {
 	tick bool // re-check deadlines and part health
 	// notice is something to tell the person that is not a pass (Notice).
 	notice policy.Reason
+
+	override *override // a staff decision, already logged, to show (override.go)
 }
 
 // pass is what is known about the person being checked.
@@ -292,6 +294,8 @@ func (l *Lane) handle(ctx context.Context, ev event) {
 		l.onNotice(ev)
 	case ev.tick:
 		l.onTick(ctx, ev.at)
+	case ev.override != nil:
+		l.onOverride(ctx, ev)
 	}
 }
 

@@ -100,7 +100,7 @@ func (l *Lane) CheckManual(ctx context.Context, in ManualInput) (ManualResult, e
 		l.logger.Error("manual check not logged: refusing the result", "err", logErr)
 		d = policy.Decision{Outcome: policy.Manual, Reason: policy.ReasonLogUnavailable}
 	}
-	tx := l.cfg.Policy.Text(d.Reason)
+	tx := l.cfg.Policy.Text(d.Reason, d.Outcome)
 	res.Outcome, res.Reason = d.Outcome, d.Reason
 	res.TitleZh, res.TitleEn, res.TextZh, res.TextEn = tx.TitleZh, tx.TitleEn, tx.Zh, tx.En
 	l.logger.Info("manual check", "outcome", d.Outcome, "reason", d.Reason, "visit", res.VisitID)

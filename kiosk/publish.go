@@ -42,7 +42,7 @@ func (l *Lane) render() View {
 		v.MaskedName, v.Method = l.cur.maskedName, l.cur.method
 	case PhaseDecided, PhaseShowing:
 		p := l.cur
-		tx := l.cfg.Policy.Text(p.decision.Reason)
+		tx := l.cfg.Policy.Text(p.decision.Reason, p.decision.Outcome)
 		v.Outcome, v.Reason, v.PassID, v.Method = p.decision.Outcome, p.decision.Reason, p.visitID, p.method
 		v.MaskedName, v.MaskedID, v.TempC = p.maskedName, p.maskedID, p.tempC
 		v.TitleZh, v.TitleEn, v.TextZh, v.TextEn, v.Sound = tx.TitleZh, tx.TitleEn, tx.Zh, tx.En, tx.Sound
@@ -75,7 +75,7 @@ func (l *Lane) renderIdle(v *View) {
 		v.Prompt, zh, en = PromptCodeOnly, codeZh, codeEn
 	}
 	if v.Reason != "" {
-		tx := l.cfg.Policy.Text(v.Reason)
+		tx := l.cfg.Policy.Text(v.Reason, "")
 		v.TitleZh, v.TitleEn, v.TextZh, v.TextEn = tx.TitleZh, tx.TitleEn, tx.Zh, tx.En
 		return
 	}

@@ -34,7 +34,7 @@ type View struct {
 	Lane       string                   `json:"lane"`
 	State      Phase                    `json:"state"`
 	PassID     string                   `json:"pass_id,omitempty"` // the visit's UUIDv7 once logged
-	Method     string                   `json:"method,omitempty"`  // card, code, card+code
+	Method     string                   `json:"method,omitempty"`  // card, code, card+code; staff for a staff decision
 	Outcome    policy.Outcome           `json:"outcome"`
 	Reason     policy.Reason            `json:"reason"`           // also on idle: a broken part sends people to staff; on showing without an outcome: a notice
 	Prompt     string                   `json:"prompt,omitempty"` // idle: PromptCardOnly or PromptCodeOnly, "" for both

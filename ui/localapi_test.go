@@ -357,6 +357,7 @@ func TestMirrors(t *testing.T) {
 		{"queue.Issued", new(queue.Issued), new(api.Issued)},
 		{"queue.Ticket", new(queue.Ticket), new(api.Ticket)},
 		{"queue.Error", new(queue.Error), new(api.QueueError)},
+		{"kiosk.OverrideNote", new(kiosk.OverrideNote), new(api.OverrideNote)},
 		{"client.Status", new(syncclient.Status), new(api.SyncClient)},
 		{"sim.SignalState", new(sim.SignalState), new(api.SignalState)},
 		{"escpossim.State", new(escpossim.State), new(api.PrinterState)},

@@ -41,11 +41,19 @@ type Visits interface {
 
 // Visit is a logged visit as the staff console lists it: masked name, no keys, no ID number.
 type Visit struct {
+	ID         string // UUID: what a staff decision names
 	At         time.Time
-	Method     string // card, code, card+code, temp
+	Method     string // card, code, card+code, temp, manual, staff
 	MaskedName string
 	Outcome    string // PASS, DENY, MANUAL, RETRY
 	Reason     string
+	StaffID    string // method staff: who decided
+	Overrides  string // method staff: the visit decided
+}
+
+// Overrider records a staff member's decision on a MANUAL visit (kiosk.Lane implements it).
+type Overrider interface {
+	Override(ctx context.Context, in kiosk.OverrideInput) (kiosk.OverrideResult, error)
 }
 
 // routeQueue mounts the queue's pages and APIs when a queue is configured:

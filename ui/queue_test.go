@@ -58,7 +58,8 @@ func (v storeVisits) Recent(ctx context.Context, n int) ([]Visit, error) {
 	vs, err := v.db.Recent(ctx, n)
 	out := make([]Visit, 0, len(vs))
 	for _, x := range vs {
-		out = append(out, Visit{At: x.At, Method: x.Method, MaskedName: x.MaskedName, Outcome: x.Outcome, Reason: x.Reason})
+		out = append(out, Visit{ID: x.ID, At: x.At, Method: x.Method, MaskedName: x.MaskedName, Outcome: x.Outcome, Reason: x.Reason,
+			StaffID: x.StaffID, Overrides: x.Overrides})
 	}
 	return out, err
 }
@@ -85,6 +86,7 @@ const testPIN = "2468"
 type queueEnv struct {
 	t       *testing.T
 	k       *fakeKiosk
+	lane    *kiosk.Lane // a real lane on the same database: staff decisions go through it
 	q       *queue.Queue
 	db      *store.Store
 	srv     *Server
@@ -95,8 +97,12 @@ type queueEnv struct {
 }
 
 // newQueueEnv runs a real queue on a real database behind the UI, with staff 7 (counter 1) and
-// 8 (counter 3), PIN 2468.
-func newQueueEnv(t *testing.T) *queueEnv {
+// 8 (counter 3), PIN 2468. The kiosk screen is a fake the test drives.
+func newQueueEnv(t *testing.T) *queueEnv { return newQueueEnvScreen(t, false) }
+
+// newQueueEnvScreen is newQueueEnv; with laneScreen the kiosk screen is the real lane's (which
+// has no parts: it only shows staff decisions).
+func newQueueEnvScreen(t *testing.T, laneScreen bool) *queueEnv {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "onepass.db"))
@@ -116,10 +122,19 @@ func newQueueEnv(t *testing.T) *queueEnv {
 	go func() { q.Run(rctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	e.q = q
+	e.lane = kiosk.New(kiosk.DefaultConfig(), kiosk.Parts{}, kiosk.Options{Log: db, Logger: quiet()})
+	lctx, lcancel := context.WithCancel(ctx)
+	ldone := make(chan struct{})
+	go func() { e.lane.Run(lctx); close(ldone) }()
+	t.Cleanup(func() { lcancel(); <-ldone })
+	var screen Kiosk = e.k
+	if laneScreen {
+		screen = e.lane
+	}
 	hash, _ := bcrypt.GenerateFromPassword([]byte(testPIN), bcrypt.MinCost)
 	now := time.Now()
 	e.now = &now
-	e.srv = New(e.k, Options{Logger: quiet(), Heartbeat: time.Second, Queue: q, Manual: fakeManual{db}, Visits: storeVisits{db},
+	e.srv = New(screen, Options{Logger: quiet(), Heartbeat: time.Second, Queue: q, Manual: fakeManual{db}, Visits: storeVisits{db}, Override: e.lane,
 		Staff: StaffOptions{Users: []StaffUser{{ID: "7", Name: "王芳", Counter: "1", PINHash: string(hash)}, {ID: "8", Name: "李雷", Counter: "3", PINHash: string(hash)}},
 			LockoutAfter: 3, LockoutFor: 5 * time.Minute, SessionIdle: 30 * time.Minute, Now: e.clock},
 		Status: func(context.Context) Status { n := 4; return Status{OutboxDepth: &n} }})
@@ -148,6 +163,17 @@ func (e *queueEnv) pass() string {
 		e.t.Fatal(err)
 	}
 	e.k.publish(decided(policy.ReasonOK, policy.Pass, v.ID, 36.5))
+	return v.ID
+}
+
+// manual logs a MANUAL visit of lane 1 (a card, status unknown), as the lane does for someone
+// whose status it cannot decide.
+func (e *queueEnv) manual(method string) string {
+	e.t.Helper()
+	v := &store.Visit{Lane: "1", Method: method, MaskedName: "王*", Outcome: "MANUAL", Reason: "status_unknown"}
+	if err := e.db.Append(context.Background(), v); err != nil {
+		e.t.Fatal(err)
+	}
 	return v.ID
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"onepass/kiosk"
 	"onepass/kiosk/policy"
 	"onepass/kiosk/queue"
+	"onepass/ui/api"
 )
 
 // StaffUser is a member of staff who may log in to the console. The PIN is known only as its
@@ -265,6 +267,7 @@ func (s *Server) routeStaff(both func(string, http.HandlerFunc)) {
 		return s.o.Queue.CheckIn(ctx, req.Code, "")
 	})
 	both("POST /staff/api/checkin", s.staffOnly(func(w http.ResponseWriter, r *http.Request, _ *session) { staffCheckIn(w, r) }))
+	both("POST /staff/api/override", s.staffOnly(s.staffOverride))
 }
 
 // LoginRequest is the body of POST /staff/api/login.
@@ -337,40 +340,112 @@ type StaffState struct {
 	ReplicaAgeS *float64                 `json:"replica_age_s"`
 	LastSync    *time.Time               `json:"last_sync"`
 	Recent      []RecentVisit            `json:"recent"`
+	// MANUAL visits waiting for a staff decision, newest first, and the reasons staff may give;
+	// both empty when staff decisions are not offered.
+	Pending []RecentVisit      `json:"pending"`
+	Notes   []api.OverrideNote `json:"notes"`
 }
 
 // RecentVisit is a decided pass as the console lists it: masked, no keys.
 type RecentVisit struct {
+	ID         string    `json:"id"`
 	At         time.Time `json:"at"`
 	Method     string    `json:"method"`
 	MaskedName string    `json:"masked_name"`
 	Outcome    string    `json:"outcome"`
 	Reason     string    `json:"reason"`
 	TextZh     string    `json:"text_zh"`
+	StaffID    string    `json:"staff_id,omitempty"`  // a staff decision: who decided
+	Overrides  string    `json:"overrides,omitempty"` // a staff decision: the visit decided
 }
+
+// Console list sizes: the recent outcomes shown, and how far back MANUAL visits are looked for
+// (a few busy minutes: the person waiting is at the lane or the desk now).
+const (
+	recentShown   = 10
+	pendingWindow = 100
+	pendingShown  = 10
+)
 
 func (s *Server) staffState(w http.ResponseWriter, r *http.Request, se *session) {
 	st := StaffState{
 		Me:     Me{Staff: se.user.ID, Name: se.user.Name, Counter: se.counter, CSRF: se.csrf},
 		Board:  s.o.Queue.Board(),
 		Health: s.k.View().Health,
-		Recent: []RecentVisit{},
+		Recent: []RecentVisit{}, Pending: []RecentVisit{}, Notes: []api.OverrideNote{},
 	}
 	if s.o.Status != nil {
 		ds := s.o.Status(r.Context())
 		st.OutboxDepth, st.ReplicaAgeS, st.LastSync = ds.OutboxDepth, ds.ReplicaAgeS, ds.LastSync
 	}
 	if s.o.Visits != nil {
-		vs, err := s.o.Visits.Recent(r.Context(), 10)
+		vs, err := s.o.Visits.Recent(r.Context(), pendingWindow)
 		if err != nil {
 			s.log.Warn("staff console: recent visits", "err", err)
 		}
+		decided := map[string]bool{}
 		for _, v := range vs {
-			st.Recent = append(st.Recent, RecentVisit{At: v.At, Method: v.Method, MaskedName: v.MaskedName,
-				Outcome: v.Outcome, Reason: v.Reason, TextZh: policy.TextFor(policy.Reason(v.Reason)).TitleZh})
+			if v.Overrides != "" {
+				decided[v.Overrides] = true
+			}
+		}
+		for i, v := range vs {
+			rv := RecentVisit{ID: v.ID, At: v.At, Method: v.Method, MaskedName: v.MaskedName, Outcome: v.Outcome, Reason: v.Reason,
+				TextZh: policy.TextForOutcome(policy.Reason(v.Reason), policy.Outcome(v.Outcome)).TitleZh, StaffID: v.StaffID, Overrides: v.Overrides}
+			if i < recentShown {
+				st.Recent = append(st.Recent, rv)
+			}
+			// A decision is always newer than the visit it decides, so it is in this window too.
+			if s.o.Override != nil && policy.Outcome(v.Outcome) == policy.Manual && !decided[v.ID] && len(st.Pending) < pendingShown {
+				rv.TextZh = policy.TextFor(policy.Reason(v.Reason)).Zh
+				st.Pending = append(st.Pending, rv)
+			}
+		}
+	}
+	if s.o.Override != nil {
+		for _, n := range kiosk.OverrideNotes() {
+			an := api.OverrideNote{Code: n.Code, Zh: n.Zh, En: n.En}
+			for _, o := range n.Outcomes {
+				an.Outcomes = append(an.Outcomes, string(o))
+			}
+			st.Notes = append(st.Notes, an)
 		}
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// staffOverride is POST /staff/api/override: the logged-in staff member passes or refuses a
+// MANUAL visit. The decision is logged (and, at the lane, shown) before the answer.
+func (s *Server) staffOverride(w http.ResponseWriter, r *http.Request, se *session) {
+	var req api.OverrideRequest
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	if s.o.Override == nil {
+		writeJSON(w, http.StatusConflict, queue.Error{Code: "override_off", Zh: "未接入核验，不能人工核验", En: "staff decisions are not available"})
+		return
+	}
+	res, err := s.o.Override.Override(r.Context(), kiosk.OverrideInput{VisitID: req.VisitID, Outcome: policy.Outcome(req.Outcome), Note: req.Note, StaffID: se.user.ID})
+	switch {
+	case errors.Is(err, kiosk.ErrNoVisit):
+		writeJSON(w, http.StatusNotFound, queue.Error{Code: "no_visit", Zh: "未找到该核验记录", En: "no such visit"})
+		return
+	case errors.Is(err, kiosk.ErrNotManual):
+		writeJSON(w, http.StatusConflict, queue.Error{Code: "not_manual", Zh: "只有“人工核验”的记录可由工作人员决定", En: "only a MANUAL visit can be decided by staff"})
+		return
+	case errors.Is(err, kiosk.ErrAlreadyDecided):
+		writeJSON(w, http.StatusConflict, queue.Error{Code: "already_decided", Zh: "该记录已由工作人员处理", En: "this visit already has a staff decision"})
+		return
+	case errors.Is(err, kiosk.ErrBadOverride):
+		writeJSON(w, http.StatusBadRequest, queue.Error{Code: "bad_override", Zh: "请选择通过或不通过，以及原因", En: err.Error()})
+		return
+	case err != nil:
+		s.log.Error("staff decision not logged", "staff", se.user.ID, "err", err)
+		writeJSON(w, http.StatusInternalServerError, queue.Error{Code: "internal", Zh: "记录失败，请重试", En: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, api.Override{VisitID: res.VisitID, Overrides: res.Overrides, Outcome: string(res.Outcome),
+		MaskedName: res.MaskedName, Shown: res.Shown, AtDesk: kiosk.Method(res.Method) == kiosk.MethodManual})
 }
 
 // StaffIssueRequest is the body of POST /staff/api/issue: a ticket for someone at the desk,

@@ -43,10 +43,11 @@ type Options struct {
 
 	// Queue tickets (queue.go, staff.go): the service picker after a PASS, /hall, /staff and
 	// /api/tickets; all absent when Queue is nil.
-	Queue  Queue
-	Staff  StaffOptions
-	Manual ManualChecker // manual ID entry at the staff console; nil = not offered
-	Visits Visits        // recent outcomes on the staff console; nil = none listed
+	Queue    Queue
+	Staff    StaffOptions
+	Manual   ManualChecker // manual ID entry at the staff console; nil = not offered
+	Visits   Visits        // recent outcomes on the staff console; nil = none listed
+	Override Overrider     // staff decisions on MANUAL visits (staff console); nil = not offered
 }
 
 // Server serves the kiosk screen and the local API of one lane.

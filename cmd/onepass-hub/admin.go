@@ -439,14 +439,17 @@ func visitsExport(ctx context.Context, h *hub.Hub, args []string, stdout io.Writ
 		return h.Visits(ctx, t, func(v hub.VisitRecord) error { return enc.Encode(v) })
 	case "csv":
 		w := csv.NewWriter(stdout)
-		w.Write([]string{"id", "device", "received_at", "at", "lane", "method", "person_key", "sealed_id", "masked_name", "temp_c", "outcome", "reason"})
+		// New columns go at the end: scripts reading the old ones by position keep working.
+		w.Write([]string{"id", "device", "received_at", "at", "lane", "method", "person_key", "sealed_id", "masked_name", "temp_c", "outcome", "reason",
+			"staff_id", "overrides", "note"})
 		err := h.Visits(ctx, t, func(v hub.VisitRecord) error {
 			temp := ""
 			if v.TempC != nil {
 				temp = strconv.FormatFloat(*v.TempC, 'f', 1, 64)
 			}
 			return w.Write([]string{v.ID, v.Device, v.ReceivedAt.Format(time.RFC3339Nano), v.At.Format(time.RFC3339Nano), v.Lane, v.Method,
-				base64.StdEncoding.EncodeToString(v.PersonKey), base64.StdEncoding.EncodeToString(v.SealedID), v.MaskedName, temp, v.Outcome, v.Reason})
+				base64.StdEncoding.EncodeToString(v.PersonKey), base64.StdEncoding.EncodeToString(v.SealedID), v.MaskedName, temp, v.Outcome, v.Reason,
+				v.StaffID, v.Overrides, v.Note})
 		})
 		w.Flush()
 		return errors.Join(err, w.Error())

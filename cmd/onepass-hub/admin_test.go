@@ -2,15 +2,24 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/csv"
+	"encoding/json"
 	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"onepass/sync/hub"
+	"onepass/sync/wire"
 )
 
 func hubCmd(t *testing.T, dir string, args ...string) (string, int) {
@@ -87,5 +96,75 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if out, code := hubCmd(t, t.TempDir(), "token", "--hall", "x"); code != 1 || !strings.Contains(out, "init keys") {
 		t.Errorf("uninitialized data directory: %d %q", code, out)
+	}
+}
+
+// TestVisitsExportStaffDecision: a staff member's decision on a MANUAL visit is exported with who
+// decided (staff_id) and the visit it overrides (overrides), in CSV and in JSON lines.
+func TestVisitsExportStaffDecision(t *testing.T) {
+	dir := t.TempDir()
+	if out, code := hubCmd(t, dir, "init", "keys"); code != 0 {
+		t.Fatalf("init keys: %d\n%s", code, out)
+	}
+	ctx := context.Background()
+	h, err := hub.Open(ctx, dir, hub.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manual, staff := uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String()
+	at := time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
+	ack, err := h.Ingest(ctx, "d-1", []wire.Record{
+		{ID: manual, Kind: "visit", At: at, Visit: &wire.Visit{Lane: "1", Method: "card", MaskedName: "王*", Outcome: "MANUAL", Reason: "status_unknown"}},
+		{ID: staff, Kind: "visit", At: at.Add(time.Minute), Visit: &wire.Visit{Lane: "1", Method: "staff", MaskedName: "王*", Outcome: "PASS",
+			Reason: "staff_override", StaffID: "7", Overrides: manual, Note: "elderly_no_phone"}},
+	})
+	h.Close()
+	if err != nil || len(ack.Accepted) != 2 {
+		t.Fatalf("ingest: %+v %v", ack, err)
+	}
+
+	out, code := hubCmd(t, dir, "visits", "export")
+	if code != 0 {
+		t.Fatalf("visits export: %d %q", code, out)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("CSV %q: %v", out, err)
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	for _, name := range []string{"staff_id", "overrides", "method", "outcome", "reason"} {
+		if _, ok := col[name]; !ok {
+			t.Fatalf("CSV header %v has no %s", rows[0], name)
+		}
+	}
+	if r := rows[1]; r[col["staff_id"]] != "" || r[col["overrides"]] != "" {
+		t.Errorf("the lane's visit exported with staff fields: %v", r)
+	}
+	if r := rows[2]; r[col["method"]] != "staff" || r[col["outcome"]] != "PASS" || r[col["reason"]] != "staff_override" ||
+		r[col["staff_id"]] != "7" || r[col["overrides"]] != manual || r[col["note"]] != "elderly_no_phone" {
+		t.Errorf("staff decision row %v", r)
+	}
+
+	out, code = hubCmd(t, dir, "visits", "export", "--format", "jsonl")
+	if code != 0 {
+		t.Fatalf("visits export jsonl: %d %q", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("JSON lines %q", out)
+	}
+	var v struct {
+		ID        string `json:"id"`
+		StaffID   string `json:"staff_id"`
+		Overrides string `json:"overrides"`
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &v); err != nil || v.ID != staff || v.StaffID != "7" || v.Overrides != manual {
+		t.Errorf("JSON line %s: %+v %v", lines[1], v, err)
+	}
+	if strings.Contains(lines[0], "staff_id") || strings.Contains(lines[0], "overrides") {
+		t.Errorf("the lane's visit carries staff fields: %s", lines[0])
 	}
 }

@@ -92,7 +92,8 @@ func (v storeVisits) Recent(ctx context.Context, n int) ([]ui.Visit, error) {
 	}
 	out := make([]ui.Visit, len(vs))
 	for i, x := range vs {
-		out[i] = ui.Visit{At: x.At, Method: x.Method, MaskedName: x.MaskedName, Outcome: x.Outcome, Reason: x.Reason}
+		out[i] = ui.Visit{ID: x.ID, At: x.At, Method: x.Method, MaskedName: x.MaskedName, Outcome: x.Outcome, Reason: x.Reason,
+			StaffID: x.StaffID, Overrides: x.Overrides}
 	}
 	return out, nil
 }

@@ -99,7 +99,7 @@ func (qs *queueSetup) apply(o *ui.Options, lane *kiosk.Lane) {
 	if qs == nil {
 		return
 	}
-	o.Queue, o.Staff, o.Manual, o.Visits = qs.q, qs.staff, lane, storeVisits{qs.db}
+	o.Queue, o.Staff, o.Manual, o.Visits, o.Override = qs.q, qs.staff, lane, storeVisits{qs.db}, lane
 	qs.lane = lane
 	if p, ok := qs.printer.(*sim.PTYPrinter); ok {
 		o.Sim.Printer = simPrinter{p}

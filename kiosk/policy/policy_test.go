@@ -102,7 +102,13 @@ func TestEveryReasonHasTexts(t *testing.T) {
 	if got := TextFor(ReasonFever); got.Zh != "体温异常，请到人工通道复测" || got.En != "Temperature high, please see staff" {
 		t.Errorf("fever text = %+v", got)
 	}
-	if len(Reasons()) < 22 {
+	if got := TextForOutcome(ReasonStaffOverride, Deny); got.TitleZh != "禁止通行" || got.Sound != "deny" {
+		t.Errorf("a staff DENY shows %+v", got)
+	}
+	if got := TextForOutcome(ReasonStaffOverride, Pass); got.TitleZh != "通行" || got.Sound != "pass" {
+		t.Errorf("a staff PASS shows %+v", got)
+	}
+	if len(Reasons()) < 23 {
 		t.Errorf("reasons lost: %d", len(Reasons()))
 	}
 }
@@ -130,15 +136,15 @@ func TestValidate(t *testing.T) {
 // A hall without temperatures says nothing of one when it lets a person pass.
 func TestTextUnderPolicy(t *testing.T) {
 	p := Default()
-	if got := p.Text(ReasonOK); got != TextFor(ReasonOK) {
+	if got := p.Text(ReasonOK, Pass); got != TextFor(ReasonOK) {
 		t.Errorf("required: %+v", got)
 	}
 	p.Temperature = Off
-	got := p.Text(ReasonOK)
+	got := p.Text(ReasonOK, Pass)
 	if got.TitleZh != "通行" || got.Zh != "核验通过，请通行" || got.Sound == "pass" {
 		t.Errorf("temperature off: %+v", got)
 	}
-	if p.Text(ReasonFever) != TextFor(ReasonFever) {
+	if p.Text(ReasonFever, Deny) != TextFor(ReasonFever) {
 		t.Error("other reasons changed")
 	}
 }

@@ -34,6 +34,8 @@ const (
 	ReasonCameraDown Reason = "camera_down"
 	// ReasonCheckInNeedsPass is a notice, not a decision: an appointment code shown before a pass.
 	ReasonCheckInNeedsPass Reason = "checkin_needs_pass"
+	// ReasonStaffOverride: a staff member decided a MANUAL visit (PASS or DENY).
+	ReasonStaffOverride Reason = "staff_override" // decided a MANUAL visit (PASS or DENY)
 )
 
 // Text is what the screen shows for a reason: one big word, a sentence, and the voice clip.
@@ -71,16 +73,28 @@ var texts = map[Reason]Text{
 	ReasonReaderDown:       {"人工核验", "See staff", "读卡器故障，请到人工通道", "Card reader out of order, please use the staff lane", "manual"},
 	ReasonCameraDown:       {"人工核验", "See staff", "扫码设备故障，请到人工通道", "Code scanner out of order, please use the staff lane", "manual"},
 	ReasonCheckInNeedsPass: {"请先通行", "Pass first", "请先刷身份证或出示健康码通行后再签到", "Please pass the check first, then show your appointment code", "idle"},
+	ReasonStaffOverride:    {"通行", "Pass", "工作人员已核验，请通行", "Checked by staff, please pass", "pass"},
 }
 
 // passNoTemp is the PASS text of a hall that does not take temperatures: it says nothing of one.
 // The voice clip "pass" says 体温正常, so the screen stays silent (no clip fits yet).
 var passNoTemp = Text{"通行", "Pass", "核验通过，请通行", "Check complete, please pass", ""}
 
-// Text is TextFor under the policy: a check the hall turned off is not mentioned.
-func (p Policy) Text(r Reason) Text {
+// Text is TextForOutcome under the policy: a check the hall turned off is not mentioned.
+func (p Policy) Text(r Reason, o Outcome) Text {
 	if r == ReasonOK && p.TemperatureOff() {
 		return passNoTemp
+	}
+	return TextForOutcome(r, o)
+}
+
+// staffDeny is the screen for a staff member's DENY: the reason is the same as for their PASS.
+var staffDeny = Text{"禁止通行", "Stop", "工作人员核验未通过，请听从工作人员安排", "Not cleared by staff, please follow their instructions", "deny"}
+
+// TextForOutcome is TextFor, except for a staff decision, whose one reason covers both outcomes.
+func TextForOutcome(r Reason, o Outcome) Text {
+	if r == ReasonStaffOverride && o == Deny {
+		return staffDeny
 	}
 	return TextFor(r)
 }

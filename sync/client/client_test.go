@@ -265,6 +265,37 @@ func TestTicketsGoUpToo(t *testing.T) {
 	}
 }
 
+// TestStaffDecisionGoesUp: a staff member's decision on a MANUAL visit reaches the hub with who
+// decided, the visit it overrides and the reason chosen.
+func TestStaffDecisionGoesUp(t *testing.T) {
+	h := newHub(t, hub.Options{})
+	k := newKiosk(t)
+	k.enroll(h, nil)
+	manual := &store.Visit{Lane: "1", Method: "card", PersonKey: pkey(1), MaskedName: "王*", Outcome: "MANUAL", Reason: "status_unknown"}
+	if err := k.db.Append(bg, manual); err != nil {
+		t.Fatal(err)
+	}
+	staff := &store.Visit{Lane: "1", Method: "staff", PersonKey: pkey(1), MaskedName: "王*", Outcome: "PASS", Reason: "staff_override",
+		StaffID: "7", Overrides: manual.ID, Note: "elderly_no_phone"}
+	if err := k.db.Append(bg, staff); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.c.Push(bg); err != nil {
+		t.Fatal(err)
+	}
+	sameVisits(t, h.hub, k.db)
+	var got hub.VisitRecord
+	h.hub.Visits(bg, time.Time{}, func(v hub.VisitRecord) error {
+		if v.ID == staff.ID {
+			got = v
+		}
+		return nil
+	})
+	if got.Method != "staff" || got.StaffID != "7" || got.Overrides != manual.ID || got.Note != "elderly_no_phone" || got.Outcome != "PASS" {
+		t.Errorf("at the hub: %+v", got)
+	}
+}
+
 // TestForeignTrustListReplaced: a kiosk moved to another platform (or an old --sim data
 // directory) holds a trust list the pinned root never signed, with a higher seq; it is replaced.
 func TestForeignTrustListReplaced(t *testing.T) {

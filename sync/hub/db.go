@@ -126,6 +126,14 @@ CREATE TABLE records (
 	body        BLOB    NOT NULL
 ) WITHOUT ROWID;
 `,
+	// 2: staff overrides: a staff member's decision (method "staff") names who decided, the
+	// visit it overrides and the reason chosen at the console (wire.Visit).
+	`
+ALTER TABLE visits ADD COLUMN staff_id  TEXT NOT NULL DEFAULT '';
+ALTER TABLE visits ADD COLUMN overrides BLOB CHECK (overrides IS NULL OR length(overrides) = 16);
+ALTER TABLE visits ADD COLUMN note      TEXT NOT NULL DEFAULT '';
+CREATE INDEX visits_overrides ON visits (overrides) WHERE overrides IS NOT NULL;
+`,
 }
 
 // busyTimeout is how long a write waits for another process's lock (an admin command while

@@ -307,13 +307,19 @@ func TestIngest(t *testing.T) {
 		{"temperature", rec(uuid.NewString(), func(r *wire.Record) { v := 99.0; r.Visit.TempC = &v }), "impossible"},
 		{"kind", rec(uuid.NewString(), func(r *wire.Record) { r.Kind = "selfie" }), "unknown"},
 		{"ticket not json", rec(uuid.NewString(), func(r *wire.Record) { r.Kind, r.Body = "ticket", json.RawMessage(`[1]`) }), "JSON object"},
+		{"staff without staff id", rec(uuid.NewString(), func(r *wire.Record) { staffDecision(r); r.Visit.StaffID = "" }), "without staff_id"},
+		{"staff outcome", rec(uuid.NewString(), func(r *wire.Record) { staffDecision(r); r.Visit.Outcome = "MANUAL" }), "want PASS or DENY"},
+		{"staff overrides", rec(uuid.NewString(), func(r *wire.Record) { staffDecision(r); r.Visit.Overrides = "v-1" }), "overrides is not a UUID"},
+		{"staff fields on a card visit", rec(uuid.NewString(), func(r *wire.Record) { r.Visit.StaffID = "7" }), "staff-decision fields"},
+		{"staff note", rec(uuid.NewString(), func(r *wire.Record) { staffDecision(r); r.Visit.Note = strings.Repeat("x", 65) }), "note longer"},
 	}
 	var recs []wire.Record
 	for _, tc := range tests {
 		recs = append(recs, tc.r)
 	}
 	ticket := rec(uuid.NewString(), func(r *wire.Record) { r.Kind, r.Visit, r.Body = "ticket", nil, json.RawMessage(`{"event":"issued"}`) })
-	recs = append(recs, rec(ok1, nil), rec(ok2, nil), rec(ok1, nil), ticket)
+	staff := rec(uuid.NewString(), staffDecision)
+	recs = append(recs, rec(ok1, nil), rec(ok2, nil), rec(ok1, nil), ticket, staff)
 	ack, err := h.Ingest(bg, "d-1", recs)
 	if err != nil {
 		t.Fatal(err)
@@ -326,19 +332,35 @@ func TestIngest(t *testing.T) {
 			t.Errorf("%s: reason %q", tc.name, ack.Rejected[i].Reason)
 		}
 	}
-	if len(ack.Accepted) != 4 {
+	if len(ack.Accepted) != 5 {
 		t.Fatalf("accepted %v", ack.Accepted)
 	}
 	// The same batch again: the same answer, nothing stored twice.
-	if ack2, err := h.Ingest(bg, "d-1", recs); err != nil || len(ack2.Accepted) != 4 {
+	if ack2, err := h.Ingest(bg, "d-1", recs); err != nil || len(ack2.Accepted) != 5 {
 		t.Fatalf("again: %+v %v", ack2, err)
 	}
 	ids, _ := h.VisitIDs(bg)
 	var others int
 	h.r.QueryRow(`SELECT count(*) FROM records`).Scan(&others)
-	if len(ids) != 2 || !ids[ok1] || !ids[ok2] || others != 1 {
+	if len(ids) != 3 || !ids[ok1] || !ids[ok2] || !ids[staff.ID] || others != 1 {
 		t.Fatalf("stored visits %v, other records %d", ids, others)
 	}
+	var got VisitRecord
+	h.Visits(bg, time.Time{}, func(v VisitRecord) error {
+		if v.ID == staff.ID {
+			got = v
+		}
+		return nil
+	})
+	if got.StaffID != "7" || got.Overrides != staff.Visit.Overrides || got.Note != "elderly_no_phone" || got.Method != "staff" {
+		t.Errorf("stored staff decision %+v", got)
+	}
+}
+
+// staffDecision makes r a staff member's PASS on another (MANUAL) visit.
+func staffDecision(r *wire.Record) {
+	r.Visit.Method, r.Visit.Reason, r.Visit.StaffID, r.Visit.Note = "staff", "staff_override", "7", "elderly_no_phone"
+	r.Visit.Overrides = "01a21950-8d65-7153-94b4-e9b4bb700d05"
 }
 
 // FuzzIngest: any upload body either fails to parse or yields an answer naming every record once.
@@ -346,6 +368,8 @@ func FuzzIngest(f *testing.F) {
 	h := newHub(f, Options{})
 	good, _ := json.Marshal(wire.Upload{V: 1, Records: []wire.Record{rec(uuid.NewString(), nil)}})
 	f.Add(good)
+	staff, _ := json.Marshal(wire.Upload{V: 1, Records: []wire.Record{rec(uuid.NewString(), staffDecision)}})
+	f.Add(staff)
 	f.Add([]byte(`{"v":1,"records":[{"id":"x","kind":"visit"}]}`))
 	f.Add([]byte(`{"v":1,"records":[{"id":"01a21950-8d65-7153-94b4-e9b4bb700d05","kind":"ticket","at":"2026-01-01T00:00:00Z","body":{}}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {

@@ -55,8 +55,8 @@ func (h *Hub) Ingest(ctx context.Context, deviceID string, recs []wire.Record) (
 	}
 	now := wire.UnixMS(h.now())
 	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
-		visit, err := tx.PrepareContext(ctx, `INSERT INTO visits (id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		visit, err := tx.PrepareContext(ctx, `INSERT INTO visits (id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason, staff_id, overrides, note)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 		if err != nil {
 			return err
 		}
@@ -81,7 +81,13 @@ func (h *Hub) Ingest(ctx context.Context, deviceID string, recs []wire.Record) (
 				if v.SealedID != nil {
 					sealed = v.SealedID
 				}
-				_, err = visit.ExecContext(ctx, id[:], deviceID, now, wire.UnixMS(r.At), v.Lane, v.Method, pk, sealed, v.MaskedName, temp, v.Outcome, v.Reason)
+				var overrides any
+				if v.Overrides != "" {
+					o := uuid.MustParse(v.Overrides) // checkOverride parsed it
+					overrides = o[:]
+				}
+				_, err = visit.ExecContext(ctx, id[:], deviceID, now, wire.UnixMS(r.At), v.Lane, v.Method, pk, sealed, v.MaskedName, temp, v.Outcome, v.Reason,
+					v.StaffID, overrides, v.Note)
 			} else {
 				_, err = other.ExecContext(ctx, id[:], r.Kind, deviceID, now, wire.UnixMS(r.At), []byte(r.Body))
 			}
@@ -113,8 +119,8 @@ type VisitRecord struct {
 
 // Visits calls fn for every visit received at or after since, in visit time order.
 func (h *Hub) Visits(ctx context.Context, since time.Time, fn func(VisitRecord) error) error {
-	rows, err := h.r.QueryContext(ctx, `SELECT id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason
-		FROM visits WHERE at >= ? ORDER BY at, id`, wire.UnixMS(since))
+	rows, err := h.r.QueryContext(ctx, `SELECT id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason,
+		staff_id, overrides, note FROM visits WHERE at >= ? ORDER BY at, id`, wire.UnixMS(since))
 	if err != nil {
 		return fmt.Errorf("hub: visits: %w", err)
 	}
@@ -124,8 +130,17 @@ func (h *Hub) Visits(ctx context.Context, since time.Time, fn func(VisitRecord) 
 		var id []byte
 		var rec, at int64
 		var temp sql.NullFloat64
-		if err := rows.Scan(&id, &v.Device, &rec, &at, &v.Lane, &v.Method, &v.PersonKey, &v.SealedID, &v.MaskedName, &temp, &v.Outcome, &v.Reason); err != nil {
+		var overrides []byte
+		if err := rows.Scan(&id, &v.Device, &rec, &at, &v.Lane, &v.Method, &v.PersonKey, &v.SealedID, &v.MaskedName, &temp, &v.Outcome, &v.Reason,
+			&v.StaffID, &overrides, &v.Note); err != nil {
 			return fmt.Errorf("hub: visits: %w", err)
+		}
+		if overrides != nil {
+			o, err := uuid.FromBytes(overrides)
+			if err != nil {
+				return fmt.Errorf("hub: visits: overrides: %w", err)
+			}
+			v.Overrides = o.String()
 		}
 		u, err := uuid.FromBytes(id)
 		if err != nil {

@@ -158,4 +158,13 @@ UPDATE visits SET masked_name = substr(masked_name, 1, 1) || '**'
 	WHERE length(masked_name) = 3 AND substr(masked_name, 2, 1) = '*' AND substr(masked_name, 3, 1) != '*'
 	AND unicode(masked_name) >= 11904; -- U+2E80, where identity.MaskName's CJK masking starts
 `,
+	// 6: staff overrides (kiosk/override.go): a staff member's decision on a MANUAL visit is a
+	// visit of its own (method "staff") naming who decided and the visit it overrides. At most one
+	// override per visit, so a double click at the console cannot log two decisions.
+	`
+ALTER TABLE visits ADD COLUMN staff_id  TEXT NOT NULL DEFAULT ''; -- method staff: who decided
+ALTER TABLE visits ADD COLUMN overrides BLOB CHECK (overrides IS NULL OR length(overrides) = 16); -- the overridden visit's id
+ALTER TABLE visits ADD COLUMN note      TEXT NOT NULL DEFAULT ''; -- method staff: the reason code chosen at the console
+CREATE UNIQUE INDEX visits_overrides ON visits (overrides) WHERE overrides IS NOT NULL;
+`,
 }

@@ -117,8 +117,9 @@ ORDER BY o.seq LIMIT 1`).Scan(&ms)
 // benchmarks use it; the lane appends one visit at a time, as it decides.
 func (s *Store) AppendBatch(ctx context.Context, vs []*Visit) error {
 	type row struct {
-		id   uuid.UUID
-		temp sql.NullFloat64
+		id        uuid.UUID
+		temp      sql.NullFloat64
+		overrides []byte
 	}
 	rows := make([]row, len(vs))
 	for i, v := range vs {
@@ -140,10 +141,18 @@ func (s *Store) AppendBatch(ctx context.Context, vs []*Visit) error {
 		if v.TempC != nil {
 			rows[i].temp = sql.NullFloat64{Float64: *v.TempC, Valid: true}
 		}
+		if v.Overrides != "" {
+			o, err := uuid.Parse(v.Overrides)
+			if err != nil {
+				return fmt.Errorf("store: append batch: overridden visit id %q: %w", v.Overrides, err)
+			}
+			rows[i].overrides = o[:]
+		}
 	}
 	err := sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO visits (id, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		// A second decision on a visit fails the batch on the visits_overrides index.
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO visits (id, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason, staff_id, overrides, note)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -156,7 +165,7 @@ func (s *Store) AppendBatch(ctx context.Context, vs []*Visit) error {
 		for i, v := range vs {
 			id := rows[i].id
 			if _, err := ins.ExecContext(ctx, id[:], wire.UnixMS(v.At), v.Lane, v.Method, v.PersonKey, v.SealedID, v.MaskedName,
-				rows[i].temp, v.Outcome, v.Reason); err != nil {
+				rows[i].temp, v.Outcome, v.Reason, v.StaffID, rows[i].overrides, v.Note); err != nil {
 				return err
 			}
 			if _, err := out.ExecContext(ctx, id[:]); err != nil {

@@ -18,24 +18,31 @@ type Visit struct {
 	ID         string    // UUIDv7; Append fills it when empty
 	At         time.Time // stored as unix ms UTC
 	Lane       string
-	Method     string   // "card", "code", "card+code", "temp" (fever with no identity)
+	Method     string   // "card", "code", "card+code", "temp" (fever with no identity), "manual", "staff"
 	PersonKey  []byte   // HMAC-SHA256 person key, may be nil
 	SealedID   []byte   // HPKE ciphertext of the ID number, may be nil
 	MaskedName string   // e.g. 张*
 	TempC      *float64 // nil when no temperature was taken
 	Outcome    string   // PASS, DENY, MANUAL, RETRY
 	Reason     string
+	// A staff member's decision on a MANUAL visit (method "staff", reason "staff_override").
+	StaffID   string // who decided, "" otherwise
+	Overrides string // the UUID of the visit it overrides, "" otherwise
+	Note      string // the reason code chosen at the console
 }
 
 // WireVisit is v's body as it is uploaded (wire.Visit).
 func (v Visit) WireVisit() wire.Visit {
 	return wire.Visit{
 		Lane: v.Lane, Method: v.Method, PersonKey: v.PersonKey, SealedID: v.SealedID, MaskedName: v.MaskedName,
-		TempC: v.TempC, Outcome: v.Outcome, Reason: v.Reason,
+		TempC: v.TempC, Outcome: v.Outcome, Reason: v.Reason, StaffID: v.StaffID, Overrides: v.Overrides, Note: v.Note,
 	}
 }
 
-const visitCols = `v.id, v.at, v.lane, v.method, v.person_key, v.sealed_id, v.masked_name, v.temp_c, v.outcome, v.reason`
+// ErrAlreadyOverridden is Append's answer to a second override of the same visit.
+var ErrAlreadyOverridden = errors.New("store: the visit already has a staff decision")
+
+const visitCols = `v.id, v.at, v.lane, v.method, v.person_key, v.sealed_id, v.masked_name, v.temp_c, v.outcome, v.reason, v.staff_id, v.overrides, v.note`
 
 // Append records v in visits and queues it in the outbox, in one
 // transaction. When it returns nil the record is on disk (fsynced). It sets
@@ -68,11 +75,30 @@ func (s *Store) Append(ctx context.Context, v *Visit) error {
 	if v.TempC != nil {
 		temp = sql.NullFloat64{Float64: *v.TempC, Valid: true}
 	}
+	var overrides []byte // NULL unless set
+	if v.Overrides != "" {
+		o, err := uuid.Parse(v.Overrides)
+		if err != nil {
+			return fmt.Errorf("store: append: overridden visit id %q: %w", v.Overrides, err)
+		}
+		v.Overrides, overrides = o.String(), o[:]
+	}
 	err = sqlitedb.InTx(ctx, s.w, func(tx *sql.Tx) error {
+		if overrides != nil {
+			// Checked in the write transaction: two overrides sent at once cannot both pass.
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM visits WHERE overrides = ?`, overrides).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return ErrAlreadyOverridden
+			}
+		}
 		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO visits (id, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id[:], wire.UnixMS(v.At), v.Lane, v.Method, v.PersonKey, v.SealedID, v.MaskedName, temp, v.Outcome, v.Reason); err != nil {
+			`INSERT INTO visits (id, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason, staff_id, overrides, note)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id[:], wire.UnixMS(v.At), v.Lane, v.Method, v.PersonKey, v.SealedID, v.MaskedName, temp, v.Outcome, v.Reason,
+			v.StaffID, overrides, v.Note); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO outbox (visit_id) VALUES (?)`, id[:])
@@ -174,14 +200,22 @@ func (s *Store) queryVisits(ctx context.Context, query string, args ...any) ([]V
 	var out []Visit
 	for rows.Next() {
 		var (
-			v    Visit
-			id   []byte
-			at   int64
-			temp sql.NullFloat64
+			v         Visit
+			id        []byte
+			at        int64
+			temp      sql.NullFloat64
+			overrides []byte
 		)
 		if err := rows.Scan(&id, &at, &v.Lane, &v.Method, &v.PersonKey, &v.SealedID,
-			&v.MaskedName, &temp, &v.Outcome, &v.Reason); err != nil {
+			&v.MaskedName, &temp, &v.Outcome, &v.Reason, &v.StaffID, &overrides, &v.Note); err != nil {
 			return nil, err
+		}
+		if overrides != nil {
+			o, err := uuid.FromBytes(overrides)
+			if err != nil {
+				return nil, fmt.Errorf("visit %x: overrides %x: %w", id, overrides, err)
+			}
+			v.Overrides = o.String()
 		}
 		u, err := uuid.FromBytes(id)
 		if err != nil {

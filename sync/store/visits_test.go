@@ -9,6 +9,7 @@ import (
 	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +25,73 @@ func sameVisit(a, b Visit) bool {
 	bytesEq := func(x, y []byte) bool { return (x == nil) == (y == nil) && bytes.Equal(x, y) }
 	return a.ID == b.ID && a.At.Equal(b.At) && a.Lane == b.Lane && a.Method == b.Method &&
 		bytesEq(a.PersonKey, b.PersonKey) && bytesEq(a.SealedID, b.SealedID) &&
-		a.MaskedName == b.MaskedName && tempEq && a.Outcome == b.Outcome && a.Reason == b.Reason
+		a.MaskedName == b.MaskedName && tempEq && a.Outcome == b.Outcome && a.Reason == b.Reason &&
+		a.StaffID == b.StaffID && a.Overrides == b.Overrides && a.Note == b.Note
+}
+
+// A staff decision keeps who decided, the visit it overrides and the chosen reason through the
+// outbox and the lookups; a second decision on the same visit is refused, even when both are
+// sent at once.
+func TestOverrideColumns(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	at := time.UnixMilli(1_760_000_000_000).UTC()
+	manual := Visit{At: at, Lane: "1", Method: "card", PersonKey: key(1), MaskedName: "王*", Outcome: "MANUAL", Reason: "status_unknown"}
+	if err := s.Append(ctx, &manual); err != nil {
+		t.Fatal(err)
+	}
+	staff := Visit{At: at.Add(time.Minute), Lane: "1", Method: "staff", PersonKey: key(1), MaskedName: "王*", Outcome: "PASS", Reason: "staff_override",
+		StaffID: "7", Overrides: strings.ToUpper(manual.ID), Note: "elderly_no_phone"}
+	if err := s.Append(ctx, &staff); err != nil {
+		t.Fatal(err)
+	}
+	if staff.Overrides != manual.ID {
+		t.Errorf("Overrides kept as %q, want the canonical %q", staff.Overrides, manual.ID)
+	}
+	got, ok, err := s.VisitByID(ctx, staff.ID)
+	if err != nil || !ok || !sameVisit(got, staff) {
+		t.Fatalf("VisitByID = %+v, %v, %v\nwant %+v", got, ok, err, staff)
+	}
+	if got, _, _ := s.VisitByID(ctx, manual.ID); got.StaffID != "" || got.Overrides != "" || got.Note != "" {
+		t.Errorf("the lane's own visit got staff fields: %+v", got)
+	}
+	p, err := s.Pending(ctx, 10)
+	if err != nil || len(p) != 2 || !sameVisit(p[1], staff) {
+		t.Fatalf("Pending = %+v, %v", p, err)
+	}
+	again := Visit{Lane: "1", Method: "staff", Outcome: "DENY", Reason: "staff_override", StaffID: "8", Overrides: manual.ID}
+	if err := s.Append(ctx, &again); !errors.Is(err, ErrAlreadyOverridden) {
+		t.Fatalf("second override: %v, want ErrAlreadyOverridden", err)
+	}
+	if err := s.Append(ctx, &Visit{Lane: "1", Method: "staff", Outcome: "PASS", Overrides: "not-a-uuid"}); err == nil {
+		t.Error("an override naming no UUID was stored")
+	}
+
+	// Two decisions on another visit at once: exactly one is stored.
+	other := Visit{Lane: "1", Method: "manual", Outcome: "MANUAL", Reason: "status_stale"}
+	if err := s.Append(ctx, &other); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for _, o := range []string{"PASS", "DENY"} {
+		go func() {
+			errs <- s.Append(ctx, &Visit{Lane: "1", Method: "staff", Outcome: o, Reason: "staff_override", StaffID: "7", Overrides: other.ID})
+		}()
+	}
+	var stored, refused int
+	for range 2 {
+		switch err := <-errs; {
+		case err == nil:
+			stored++
+		case errors.Is(err, ErrAlreadyOverridden):
+			refused++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if stored != 1 || refused != 1 {
+		t.Errorf("concurrent overrides: %d stored, %d refused", stored, refused)
+	}
 }
 
 func TestVisitRoundTrip(t *testing.T) {

@@ -10,7 +10,8 @@ import (
 // it and the hub checks it again on ingest: one rule, so the kiosk never queues a record the hub
 // refuses for good (which would sit in quarantine and keep the kiosk's sync degraded).
 var (
-	VisitMethods  = []string{"card", "code", "card+code", "temp", "manual"} // manual: staff-console ID entry
+	// manual: staff-console ID entry; staff: a staff decision on a MANUAL visit (see checkOverride)
+	VisitMethods  = []string{"card", "code", "card+code", "temp", "manual", "staff"}
 	VisitOutcomes = []string{"PASS", "DENY", "MANUAL", "RETRY"}
 )
 
@@ -20,6 +21,8 @@ const (
 	MaxVisitReason   = 64  // bytes
 	MaxMaskedNameLen = 64  // characters
 	MaxSealedIDLen   = 512 // bytes
+	MaxStaffIDLen    = 32  // bytes
+	MaxNoteLen       = 64  // bytes
 	// temp_c, when present, is a body temperature in [MinTempC, MaxTempC]. An implausible
 	// reading (a hot cup at 99.9 °C) is no body temperature: the kiosk sends the visit without
 	// temp_c, with outcome RETRY and reason "remeasure".
@@ -54,7 +57,53 @@ func CheckVisit(v Visit) error {
 	case v.TempC != nil && !(*v.TempC >= MinTempC && *v.TempC <= MaxTempC): // NaN too
 		why = fmt.Sprintf("temperature %.1f °C impossible", *v.TempC)
 	default:
+		why = checkOverride(v)
+	}
+	if why == "" {
 		return nil
 	}
 	return &VisitError{Reason: why}
+}
+
+// checkOverride checks the fields of a staff decision: method "staff" carries who decided and
+// the visit it overrides, and is a PASS or a DENY; other methods carry none of them.
+func checkOverride(v Visit) string {
+	switch {
+	case len(v.StaffID) > MaxStaffIDLen:
+		return "staff id longer than 32 bytes"
+	case len(v.Note) > MaxNoteLen:
+		return "note longer than 64 bytes"
+	case v.Method != "staff":
+		if v.StaffID != "" || v.Overrides != "" || v.Note != "" {
+			return fmt.Sprintf("method %q with staff-decision fields", v.Method)
+		}
+		return ""
+	case v.StaffID == "":
+		return "staff decision without staff_id"
+	case v.Outcome != "PASS" && v.Outcome != "DENY":
+		return fmt.Sprintf("staff decision with outcome %q, want PASS or DENY", v.Outcome)
+	case !isUUID(v.Overrides):
+		return "overrides is not a UUID"
+	}
+	return ""
+}
+
+// isUUID: the 8-4-4-4-12 hexadecimal form record IDs have (wire stays free of a UUID library).
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }

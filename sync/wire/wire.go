@@ -215,6 +215,10 @@ type Visit struct {
 	TempC      *float64 `json:"temp_c,omitempty"`
 	Outcome    string   `json:"outcome"`
 	Reason     string   `json:"reason"`
+	// Method "staff" only: a staff member's decision on a MANUAL visit (reason "staff_override").
+	StaffID   string `json:"staff_id,omitempty"`  // who decided
+	Overrides string `json:"overrides,omitempty"` // the ID of the visit it overrides
+	Note      string `json:"note,omitempty"`      // the reason code chosen at the console
 }
 
 // Record is one uploaded outbox entry. ID is a UUID (v7 from the kiosk); the hub stores each ID

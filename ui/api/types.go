@@ -357,3 +357,30 @@ type PrinterControl struct {
 	Cover string `json:"cover,omitempty"` // open, closed
 	Mute  *bool  `json:"mute,omitempty"`
 }
+
+// OverrideRequest is the body of POST /staff/api/override: a staff member's decision on a MANUAL
+// visit (the staff ID is the logged-in session's).
+type OverrideRequest struct {
+	VisitID string `json:"visit_id"`
+	Outcome string `json:"outcome"` // PASS or DENY
+	Note    string `json:"note"`    // a reason code from the console's list (OverrideNote.Code)
+}
+
+// Override is the answer of POST /staff/api/override: the decision, logged as a visit of its own
+// (method "staff", reason "staff_override") before this answer was sent.
+type Override struct {
+	VisitID    string `json:"visit_id"`  // the decision's visit; after a PASS, the pass a ticket is taken with
+	Overrides  string `json:"overrides"` // the MANUAL visit decided
+	Outcome    string `json:"outcome"`
+	MaskedName string `json:"masked_name"`
+	Shown      bool   `json:"shown"`   // the lane's screen shows it to the citizen
+	AtDesk     bool   `json:"at_desk"` // the MANUAL visit was a manual entry at the staff desk
+}
+
+// OverrideNote is one reason a staff member may give for a decision (kiosk.OverrideNote).
+type OverrideNote struct {
+	Code     string   `json:"code"`
+	Zh       string   `json:"zh"`
+	En       string   `json:"en"`
+	Outcomes []string `json:"outcomes"` // PASS, DENY: the decisions it may explain
+}

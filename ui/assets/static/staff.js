@@ -1,6 +1,7 @@
 // Staff console: log in with staff ID and PIN, call tickets to my counter, issue tickets (also
-// after a manual ID check), watch the queues, the devices and the upload backlog. Every change
-// is a POST carrying the session's CSRF token; the state is polled.
+// after a manual ID check), decide MANUAL visits (人工核验通过 / 不通过 with a reason from a short
+// list), watch the queues, the devices and the upload backlog. Every change is a POST carrying
+// the session's CSRF token; the state is polled.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -11,6 +12,7 @@ let timer = null;
 const PARTS = { reader: '读卡器', thermometer: '测温仪', camera: '扫码摄像头', printer: '打印机', signal: '闸机', store: '数据存储' };
 const STATES = { ok: '正常', degraded: '异常', down: '故障', not_configured: '未配置' };
 const OUTCOMES = { PASS: '通行', DENY: '禁止', MANUAL: '人工', RETRY: '重试' };
+const METHODS = { card: '身份证', code: '健康码', 'card+code': '身份证+健康码', temp: '测温', manual: '手工录入', staff: '工作人员' };
 
 function show(view) {
   document.body.dataset.view = view;
@@ -102,12 +104,79 @@ function render() {
 
   $('recent').tBodies[0].replaceChildren(...state.recent.map((v) => {
     const tr = document.createElement('tr');
-    for (const t of [new Date(v.at).toLocaleTimeString('zh-CN', { hourCycle: 'h23' }), v.masked_name || '—', v.method,
-      (OUTCOMES[v.outcome] || v.outcome) + (v.text_zh ? ' · ' + v.text_zh : '')]) {
+    for (const t of [clock(v.at), v.masked_name || '—', METHODS[v.method] || v.method,
+      (OUTCOMES[v.outcome] || v.outcome) + (v.text_zh ? ' · ' + v.text_zh : '') + (v.staff_id ? `（工号 ${v.staff_id}）` : '')]) {
       const td = document.createElement('td'); td.textContent = t; tr.append(td);
     }
     return tr;
   }));
+  renderPending();
+}
+
+function clock(at) {
+  return new Date(at).toLocaleTimeString('zh-CN', { hourCycle: 'h23' });
+}
+
+// renderPending lists the MANUAL visits waiting for a decision. A row keeps its chosen reason
+// across polls, so a staff member mid-choice is not reset every two seconds.
+function renderPending() {
+  const pending = state.pending || [];
+  const notes = state.notes || [];
+  $('pending-card').hidden = notes.length === 0;
+  const body = $('pending').tBodies[0];
+  const old = new Map([...body.rows].map((tr) => [tr.dataset.visit, tr]));
+  body.replaceChildren(...pending.map((v) => old.get(v.id) || pendingRow(v, notes)));
+}
+
+function pendingRow(v, notes) {
+  const tr = document.createElement('tr');
+  tr.dataset.visit = v.id;
+  for (const t of [clock(v.at), v.masked_name || '—', METHODS[v.method] || v.method, v.text_zh || v.reason]) {
+    const td = document.createElement('td'); td.textContent = t; tr.append(td);
+  }
+  const td = document.createElement('td');
+  td.className = 'decide';
+  const sel = document.createElement('select');
+  sel.className = 'note';
+  sel.setAttribute('aria-label', '原因');
+  sel.append(new Option('选择原因…', ''), ...notes.map((n) => {
+    const o = new Option(n.zh, n.code);
+    o.dataset.outcomes = n.outcomes.join(' ');
+    o.title = n.en;
+    return o;
+  }));
+  const pass = document.createElement('button');
+  pass.type = 'button'; pass.className = 'primary pass'; pass.textContent = '人工核验通过';
+  const deny = document.createElement('button');
+  deny.type = 'button'; deny.className = 'deny'; deny.textContent = '不通过';
+  // A reason is required, and only the reasons that fit a decision allow it.
+  const fit = () => {
+    const o = sel.selectedOptions[0];
+    const outs = o && o.dataset.outcomes ? o.dataset.outcomes.split(' ') : [];
+    pass.disabled = !outs.includes('PASS');
+    deny.disabled = !outs.includes('DENY');
+  };
+  sel.addEventListener('change', fit);
+  fit();
+  const decide = async (outcome) => {
+    pass.disabled = deny.disabled = true;
+    const d = await act('/staff/api/override', { visit_id: v.id, outcome, note: sel.value }, (o) => overrideText(o));
+    if (!d) fit();
+  };
+  pass.addEventListener('click', () => decide('PASS'));
+  deny.addEventListener('click', () => decide('DENY'));
+  td.append(sel, pass, deny);
+  tr.append(td);
+  return tr;
+}
+
+function overrideText(o) {
+  const who = o.masked_name || '';
+  if (o.outcome === 'PASS') {
+    if (o.at_desk) return `${who} 人工核验通过：可为其取号`;
+    return `${who} 人工核验通过` + (o.shown ? '：闸机屏幕已显示通行，可取号' : '：闸机正忙，请引导其通行');
+  }
+  return `${who} 人工核验不通过` + (o.shown ? '：闸机屏幕已显示' : '');
 }
 
 async function refresh() {
@@ -134,7 +203,13 @@ function logout(tell) {
 async function act(path, body, ok) {
   const r = await api('POST', path, body || {});
   if (r.status === 401) { logout(false); say($('login-msg'), '登录已过期，请重新登录', 'error'); return null; }
-  if (!r.ok) { say($('msg'), (r.data && r.data.zh) || ('操作失败 ' + r.status), 'error'); refresh(); return null; }
+  if (!r.ok) {
+    const c = r.data && r.data.check;
+    // The staff member is the one a MANUAL result sends people to: point at the decision list.
+    const text = c && c.outcome === 'MANUAL' && c.reason !== 'log_unavailable' ? `需人工核验（${c.text_zh}）：请在“待人工核验”中决定`
+      : (r.data && r.data.zh) || ('操作失败 ' + r.status);
+    say($('msg'), text, 'error'); refresh(); return null;
+  }
   say($('msg'), ok(r.data), 'ok');
   refresh();
   return r.data;
