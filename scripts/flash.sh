@@ -105,8 +105,16 @@ unit_setting() {
 }
 
 # alive PID: that process still runs onepassd (an exited one is a zombie with no command line).
+# While the process execs, its command line can be briefly unreadable or still the shell's: look
+# again a few times before calling it gone (stderr first, so a failed open prints nothing).
 alive() {
-  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q onepassd
+  [ -n "$1" ] || return 1
+  for _ in 1 2 3; do
+    alive_cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline") && case $alive_cmd in *onepassd*) return 0 ;; esac
+    [ -d "/proc/$1" ] || return 1
+    sleep 0.1
+  done
+  return 1
 }
 
 daemon_running() {
