@@ -123,7 +123,9 @@ func allDigits(s string) bool {
 // of each word: "ZHANG SAN" → "Z**** S**"; a name of one-letter words only becomes stars.
 // The script is the first character's: a CJK name with Latin letters in it is masked as CJK.
 func MaskName(name string) string {
-	name = strings.TrimSpace(name)
+	// Broken bytes stay broken: joining the parts of a CJK name must not glue two of them into a
+	// letter that the mask would then show.
+	name = strings.TrimSpace(strings.ToValidUTF8(name, "\uFFFD"))
 	if name == "" {
 		return ""
 	}

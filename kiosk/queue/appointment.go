@@ -54,7 +54,9 @@ func ParseAppointment(text string, keys []ed25519.PublicKey, loc *time.Location)
 		return Appointment{}, ErrAppointment.with("（时长无效）", " (bad slot length)")
 	}
 	sig, err := b32.DecodeString(m[5])
-	if err != nil || len(sig) != ed25519.SignatureSize {
+	// The last character carries spare bits that decoding ignores; only the canonical spelling is
+	// accepted, so one booking has exactly one code (the check-in remembers codes by their text).
+	if err != nil || len(sig) != ed25519.SignatureSize || b32.EncodeToString(sig) != m[5] {
 		return Appointment{}, ErrAppointment.with("（签名格式不符）", " (bad signature encoding)")
 	}
 	signed := []byte(text[:strings.LastIndexByte(text, ':')])
