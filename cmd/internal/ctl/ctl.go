@@ -58,7 +58,8 @@ Commands:
                                   calibration readings straight from the sensor: medians of object
                                   and ambient; with a reference source's C, the offset_c to set
   ticket issue --service A [--priority elderly|disabled|pregnant]
-                                  issue (and print) a ticket, as the staff console does
+                                  issue (and print) a ticket, as the staff console does; exit 1
+                                  when the printer did not print it (say the number instead)
   ticket call|recall|served|no-show --counter N
                                   call the next ticket to counter N, call its ticket again, or
                                   close it (calling the next one closes the current as served)
