@@ -237,6 +237,7 @@ type SyncClient struct {
 	ReplicaEpoch    int64     `json:"replica_epoch"`
 	ReplicaSeq      int64     `json:"replica_seq"`
 	ReplicaCount    int64     `json:"replica_count"`
+	ReplicaError    string    `json:"replica_error,omitempty"` // the database could not say
 
 	OutboxDepth  int       `json:"outbox_depth"`
 	OutboxOldest time.Time `json:"outbox_oldest,omitzero"`
