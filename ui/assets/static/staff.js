@@ -8,7 +8,7 @@ let me = null;      // {staff, name, counter, csrf}
 let state = null;   // last GET /staff/api/state
 let timer = null;
 
-const PARTS = { reader: '读卡器', thermometer: '测温仪', camera: '扫码摄像头', printer: '打印机', signal: '闸机', store: '数据存储' };
+const PARTS = { reader: '读卡器', thermometer: '测温仪', camera: '扫码摄像头', printer: '打印机', signal: '闸机', store: '数据存储', sync: '数据同步' };
 const STATES = { ok: '正常', degraded: '异常', down: '故障', not_configured: '未配置' };
 const OUTCOMES = { PASS: '通行', DENY: '禁止', MANUAL: '人工', RETRY: '重试' };
 
