@@ -169,6 +169,11 @@ func TestQueueBrowser(t *testing.T) {
 	staff.click("#issue")
 	staff.wait(`q('#msg').textContent.includes('体温异常') && q('#issue-id').value === '' && q('#issue-name').value === ''`)
 
+	// A ticket issued at the desk while the printer has no paper: the console says to tell the number.
+	staff.set("#issue-service", "C")
+	staff.click("#issue")
+	staff.wait(`q('#msg').textContent === '已取号 C001，前面 0 人；未打印：缺纸，请告知市民号码' && q('#issued').textContent === 'C001'`)
+
 	// Call next to counter 3: B001 waited longest; the hall screen shows it and chimes.
 	staff.click("#call-next")
 	staff.wait(`q('#msg').textContent === '请 B001 号到 3 号窗口' && q('#current').dataset.number === 'B001'`)
