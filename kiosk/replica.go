@@ -21,14 +21,11 @@ func (r StoreReplica) Status(ctx context.Context, key []byte) (store.StatusRow, 
 	return r.Store.Status(ctx, key)
 }
 
-// Age is the time since the last verified head; "forever" when the replica was never synced.
+// Age is the time since the last verified head (store.ReplicaFreshness, as sync/client reports
+// it); "forever" when the replica was never synced.
 func (r StoreReplica) Age(ctx context.Context) time.Duration {
-	b, ok, err := r.Store.Meta(ctx, store.MetaReplicaIssuedAt)
+	t, ok, err := r.Store.ReplicaFreshness(ctx)
 	if err != nil || !ok {
-		return time.Duration(math.MaxInt64)
-	}
-	t, err := time.Parse(time.RFC3339Nano, string(b))
-	if err != nil {
 		return time.Duration(math.MaxInt64)
 	}
 	return r.Clock.Since(t)

@@ -143,6 +143,10 @@ func TestBrowser(t *testing.T) {
 	page.waitText("#title", "请刷身份证或出示健康码")
 	page.wait(`!q('#health').hidden && q('#health').textContent === '读卡器故障' && q('#health').dataset.parts === 'reader'`)
 	page.checkContrast("idle with banner", "#health")
+	v = idleView()
+	v.Health["sync"] = device.Health{State: device.Degraded, Reason: "pull failing", Since: t0}
+	k.publish(v)
+	page.wait(`q('#health').textContent === '数据同步异常' && q('#health').dataset.parts === 'sync'`)
 
 	// The daemon goes away: the page says so and hides the last result; it comes back by itself
 	// and shows the state it missed.

@@ -165,7 +165,7 @@ func queueCall[Req, Resp any](s *Server, call func(ctx context.Context, req Req)
 type IssueRequest = api.IssueRequest
 
 func (s *Server) localIssue(ctx context.Context, req IssueRequest) (queue.Issued, error) {
-	return s.o.Queue.Issue(ctx, queue.IssueRequest{Service: req.Service, Priority: queue.Priority(req.Priority), Source: queue.FromStaff, Print: true})
+	return s.o.Queue.Issue(ctx, queue.IssueRequest{Service: req.Service, Priority: queue.Priority(req.Priority), Source: queue.FromStaff, Print: true, WaitPrint: true})
 }
 
 // KioskRequest is the body of POST /api/tickets/kiosk: the citizen's choice after a PASS. It lives in ui/api.

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"onepass/device"
 )
 
 // tab opens url in a new tab of the browser behind ctx, with the page helpers loaded.
@@ -151,6 +153,12 @@ func TestQueueBrowser(t *testing.T) {
 	staff.wait(`document.body.dataset.view === 'console' && q('#me-counter').textContent === '3 号'`)
 	staff.wait(`q('#printer-alert').getClientRects().length > 0 && q('#printer-alert').textContent.includes('A001')`)
 	staff.wait(`q('#queues').tBodies[0].rows.length === 3 && q('#outbox').textContent === '4'`)
+	// Every part in the health list by its Chinese name, sync too.
+	v := idleView()
+	v.Health["sync"] = device.Healthy(t0)
+	e.k.publish(v)
+	staff.wait(`q('#health li[data-part="sync"]') && q('#health li[data-part="sync"]').textContent === '数据同步：正常' &&
+		[...document.querySelectorAll('#health li')].every((li) => !li.textContent.startsWith(li.dataset.part))`)
 	staff.screenshot("staff-console")
 
 	// A manual ID entry refused for fever: no ticket, and the typed number and name leave the
@@ -160,6 +168,11 @@ func TestQueueBrowser(t *testing.T) {
 	staff.set("#issue-temp", "38.2")
 	staff.click("#issue")
 	staff.wait(`q('#msg').textContent.includes('体温异常') && q('#issue-id').value === '' && q('#issue-name').value === ''`)
+
+	// A ticket issued at the desk while the printer has no paper: the console says to tell the number.
+	staff.set("#issue-service", "C")
+	staff.click("#issue")
+	staff.wait(`q('#msg').textContent === '已取号 C001，前面 0 人；未打印：缺纸，请告知市民号码' && q('#issued').textContent === 'C001'`)
 
 	// Call next to counter 3: B001 waited longest; the hall screen shows it and chimes.
 	staff.click("#call-next")

@@ -44,7 +44,9 @@ func (p *testPrinter) Print(ctx context.Context, t device.Ticket) error {
 }
 func (p *testPrinter) setOut(out bool) { p.mu.Lock(); p.out = out; p.mu.Unlock() }
 func (p *testPrinter) Status(context.Context) (device.PrinterStatus, error) {
-	return device.PrinterStatus{Online: true}, nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return device.PrinterStatus{Online: true, PaperOut: p.out}, nil
 }
 func (p *testPrinter) Health() device.Health          { return device.Healthy(t0) }
 func (p *testPrinter) SelfTest(context.Context) error { return nil }

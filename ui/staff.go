@@ -471,7 +471,7 @@ func (s *Server) staffIssue(w http.ResponseWriter, r *http.Request, se *session)
 		return
 	}
 	var out StaffIssued
-	ir := queue.IssueRequest{Service: req.Service, Priority: req.Priority, Source: queue.FromStaff, Print: true}
+	ir := queue.IssueRequest{Service: req.Service, Priority: req.Priority, Source: queue.FromStaff, Print: true, WaitPrint: true}
 	if strings.TrimSpace(req.IDNumber) != "" {
 		if plainLAN(r) {
 			// An ID number must not cross the hall's network in clear text ([staff] tls_cert).

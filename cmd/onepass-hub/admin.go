@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -166,9 +167,15 @@ func serve(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer, log
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	logger.Info("onepass-hub serving", "listen", *listen, "data", h.Dir(), "version", version)
-	fmt.Fprintf(stdout, "onepass hub: https://%s\n", *listen)
-	return h.ListenAndServe(ctx, *listen)
+	// Bind first: "serving" is said only once kiosks can connect, with the address really bound
+	// (the port of --listen :0 too).
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("onepass-hub serving", "listen", l.Addr().String(), "data", h.Dir(), "version", version)
+	fmt.Fprintf(stdout, "onepass hub: https://%s\n", l.Addr())
+	return h.Serve(ctx, l)
 }
 
 func token(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {

@@ -25,7 +25,8 @@ Usage:
   onepass-hub code issue --status green|yellow|red --class phone|printed|proxy --id ID --name NAME
                          --key ISSUER.key --issuer ISSUER_ID [--type 10] [--valid DURATION]
                          [--out FILE.png] [--bind-time 1 --bind-memory-kib 8192 --bind-threads 1]
-      make a signed code: its text on stdout, its QR image in FILE.png (default code.png)
+      make a signed code: its text on stdout; on stderr its code ID (what code revoke --cid takes);
+      its QR image in FILE.png (default code.png, which is never overwritten: give --out to replace)
   onepass-hub code keygen --alg ES256|EdDSA|SM2-SM3 --out FILE.key
       make a signing key (PKCS #8 PEM, mode 0600); prints its public key (base64 SPKI DER),
       which is what [trust] root and trust-list entries take
@@ -89,7 +90,7 @@ func codeIssue(args []string, stdout, stderr io.Writer) error {
 	issuer := fs.String("issuer", "", "")
 	ct := fs.Int("type", int(identity.CertResident), "")
 	valid := fs.Duration("valid", 0, "")
-	out := fs.String("out", "code.png", "")
+	out := fs.String("out", "", "")
 	bt := fs.Uint("bind-time", uint(signing.DefaultBind.Time), "")
 	bm := fs.Uint("bind-memory-kib", uint(signing.DefaultBind.MemoryKiB), "")
 	bp := fs.Uint("bind-threads", uint(signing.DefaultBind.Threads), "")
@@ -134,13 +135,38 @@ func codeIssue(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("QR code: %w", err)
 	}
-	if err := os.WriteFile(*out, png, 0o644); err != nil {
+	file, err := writePNG(*out, png)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, text)
 	fmt.Fprintf(stderr, "%s code for %s (%s), valid until %s, QR version %d: %s\n", *class, claims.MaskedName,
-		*status, claims.Expires.Local().Format(time.DateTime), q.VersionNumber, *out)
+		*status, claims.Expires.Local().Format(time.DateTime), q.VersionNumber, file)
+	fmt.Fprintf(stderr, "code ID %x (onepass-hub code revoke --cid %x)\n", claims.CID, claims.CID)
 	return nil
+}
+
+// defaultPNG is where code issue puts the QR image without --out.
+const defaultPNG = "code.png"
+
+// writePNG writes the image to out, or without --out to code.png only if there is none: a
+// second code must not silently replace the picture of the first.
+func writePNG(out string, png []byte) (string, error) {
+	if out != "" {
+		return out, os.WriteFile(out, png, 0o644)
+	}
+	f, err := os.OpenFile(defaultPNG, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("%s exists: give --out FILE.png (or remove it)", defaultPNG)
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Write(png); err != nil {
+		f.Close()
+		return "", err
+	}
+	return defaultPNG, f.Close()
 }
 
 func readKey(path string) (*signing.PrivateKey, error) {

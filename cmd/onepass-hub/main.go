@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // version is set at build time: -ldflags "-X main.version=…".
@@ -70,6 +71,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	if wantsHelp(args[1:]) {
+		// Help needs no data directory: answer before any command opens one.
+		if args[0] == "code" && (len(args) < 2 || args[1] != "revoke") {
+			fmt.Fprint(stdout, codeUsage)
+		} else {
+			fmt.Fprint(stdout, commandUsage(args[0]))
+		}
+		return 0
+	}
 	switch args[0] {
 	case "code":
 		if len(args) > 1 && args[1] == "revoke" {
@@ -87,6 +97,40 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "onepass-hub: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// wantsHelp reports a -h, -help or --help among a command's arguments.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+// commandUsage is the usage of one command: its lines of the command list and the flags; the
+// whole usage for a command it does not know.
+func commandUsage(cmd string) string {
+	var b strings.Builder
+	lines := strings.Split(usage, "\n")
+	in := false
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "  "+cmd+" ") || l == "  "+cmd:
+			in = true
+		case in && strings.HasPrefix(l, "    "): // a continuation of the command's lines
+		default:
+			in = false
+		}
+		if in {
+			b.WriteString(l + "\n")
+		}
+	}
+	if b.Len() == 0 {
+		return usage
+	}
+	return "Usage: onepass-hub [--data DIR] " + cmd + " …\n\n" + b.String() + usage[strings.Index(usage, "\nFlags:"):]
 }
 
 func cutFlag(arg, prefix string) (string, bool) {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"onepass/ui/api"
@@ -84,9 +85,13 @@ func printSync(w io.Writer, v api.SyncStatus, now time.Time) {
 	}
 	age := "never synced"
 	if s.ReplicaAge >= 0 {
-		age = (time.Duration(s.ReplicaAge) * time.Second).String() + " old"
+		// rounded as `onepassctl status` rounds it: both show one number
+		age = (time.Duration(math.Round(s.ReplicaAge)) * time.Second).String() + " old"
 	}
 	fmt.Fprintf(w, "replica      %d persons, epoch %d, seq %d, %s\n", s.ReplicaCount, s.ReplicaEpoch, s.ReplicaSeq, age)
+	if s.ReplicaError != "" {
+		fmt.Fprintf(w, "replica err  %s\n", s.ReplicaError)
+	}
 	fmt.Fprintf(w, "outbox       %d waiting (alarm at %d), %d quarantined\n", s.OutboxDepth, s.OutboxLimit, s.Quarantined)
 	if s.SkewKnown {
 		fmt.Fprintf(w, "clock skew   %+dms (hub − kiosk)\n", int64(s.SkewMS))

@@ -37,11 +37,7 @@ func queueCommand(ctx context.Context, c *api.Client, args []string, stdout io.W
 			return err
 		}
 		fmt.Fprintf(stdout, "%s  %s  %d ahead", is.Ticket.Number, is.Ticket.ServiceName, is.Ahead)
-		if is.Printing {
-			fmt.Fprint(stdout, "  (printing)")
-		}
-		fmt.Fprintln(stdout)
-		return nil
+		return printOutcome(is, stdout)
 	case "call", "recall", "served", "no-show", "transfer":
 		if *counter == "" {
 			return usageError{Msg: "ticket " + sub + " needs --counter"}
@@ -70,10 +66,27 @@ func queueCommand(ctx context.Context, c *api.Client, args []string, stdout io.W
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s  %s  slot %s  %d ahead\n", is.Ticket.Number, is.Ticket.ServiceName, is.Ticket.Slot.Format("15:04"), is.Ahead)
-		return nil
+		fmt.Fprintf(stdout, "%s  %s  slot %s  %d ahead", is.Ticket.Number, is.Ticket.ServiceName, is.Ticket.Slot.Format("15:04"), is.Ahead)
+		return printOutcome(is, stdout)
 	}
 	return usageError{Msg: fmt.Sprintf("ticket: unknown command %q", sub)}
+}
+
+// printOutcome ends the line of an issued ticket with what the printer did. A ticket the printer
+// did not print is a failure (exit 1): the number must then be told to the person by word.
+func printOutcome(is api.Issued, stdout io.Writer) error {
+	switch {
+	case is.Printed:
+		fmt.Fprintln(stdout, "  (printed)")
+	case is.PrintProblem != "" || is.PrintProblemZh != "":
+		fmt.Fprintln(stdout, "  (NOT PRINTED: tell the number)")
+		return fmt.Errorf("未打印：%s / not printed: %s", is.PrintProblemZh, is.PrintProblem)
+	case is.Printing: // a daemon that does not wait for the printer
+		fmt.Fprintln(stdout, "  (printing)")
+	default:
+		fmt.Fprintln(stdout, "  (no printer)")
+	}
+	return nil
 }
 
 func showQueue(ctx context.Context, c *api.Client, stdout io.Writer) error {

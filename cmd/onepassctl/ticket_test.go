@@ -19,7 +19,18 @@ func TestTicketCommands(t *testing.T) {
 		got = append(got, r.Method+" "+r.URL.Path+" "+string(b))
 		switch r.URL.Path {
 		case "/api/tickets":
-			json.NewEncoder(w).Encode(queue.Issued{Ticket: queue.Ticket{Number: "A012", ServiceName: "社保"}, Ahead: 3, Printing: true})
+			// What the printer did depends on the service asked for, one case each.
+			is := queue.Issued{Ticket: queue.Ticket{Number: "A012", ServiceName: "社保"}, Ahead: 3, Printing: true}
+			switch {
+			case strings.Contains(string(b), `"A"`):
+				is.Printed = true
+			case strings.Contains(string(b), `"B"`):
+				is.PrintProblemZh, is.PrintProblem = "缺纸", "paper out"
+			case strings.Contains(string(b), `"C"`): // a daemon that does not wait for the printer
+			default:
+				is.Printing = false
+			}
+			json.NewEncoder(w).Encode(is)
 		case "/api/tickets/call":
 			json.NewEncoder(w).Encode(queue.Ticket{Number: "A012", Counter: "3"})
 		case "/api/tickets/recall":
@@ -39,7 +50,11 @@ func TestTicketCommands(t *testing.T) {
 		out    string
 		posted string
 	}{
-		{[]string{"ticket", "issue", "--service", "A"}, 0, "A012  社保  3 ahead  (printing)", `POST /api/tickets {"service":"A"}`},
+		{[]string{"ticket", "issue", "--service", "A"}, 0, "A012  社保  3 ahead  (printed)", `POST /api/tickets {"service":"A"}`},
+		{[]string{"ticket", "issue", "--service", "B"}, 1, "onepassctl: 未打印：缺纸 / not printed: paper out", ""},
+		{[]string{"ticket", "issue", "--service", "B"}, 1, "A012  社保  3 ahead  (NOT PRINTED: tell the number)", ""},
+		{[]string{"ticket", "issue", "--service", "C"}, 0, "A012  社保  3 ahead  (printing)", ""},
+		{[]string{"ticket", "issue", "--service", "D"}, 0, "A012  社保  3 ahead  (no printer)", ""},
 		{[]string{"ticket", "call", "--counter", "3"}, 0, "请 A012 号到 3 号窗口", `POST /api/tickets/call {"counter":"3"}`},
 		{[]string{"ticket", "recall", "--counter", "3"}, 1, "onepassd refused: 本窗口当前没有叫号", ""},
 		{[]string{"ticket", "call"}, 2, "needs --counter", ""},

@@ -52,7 +52,7 @@ func TestQueueEndToEnd(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	if out := d.onepassctl("ticket", "issue", "--service", "B", "--priority", "elderly"); !strings.HasPrefix(out, "B001  医保") {
+	if out := d.onepassctl("ticket", "issue", "--service", "B", "--priority", "elderly"); !strings.HasPrefix(out, "B001  医保") || !strings.Contains(out, "(printed)") {
 		t.Errorf("ticket issue: %q", out)
 	}
 	if out := d.onepassctl("ticket", "call", "--counter", "3"); out != "请 B001 号到 3 号窗口\n" {
@@ -66,10 +66,20 @@ func TestQueueEndToEnd(t *testing.T) {
 		t.Errorf("second check-in: %v %s", err, out)
 	}
 
-	// Out of paper: the ticket is still issued, the queue says the printer is failing.
+	// Out of paper: the ticket is still issued, but onepassctl says it was not printed and
+	// fails; the queue says the printer is failing; the simulator's count is the printer's.
 	d.onepassctl("sim", "printer", "paper", "out")
-	if out := d.onepassctl("ticket", "issue", "--service", "A"); !strings.HasPrefix(out, "A002") {
-		t.Errorf("ticket issue without paper: %q", out)
+	if out, err := exec.Command(ctl, "--addr", d.url, "ticket", "issue", "--service", "A").CombinedOutput(); err == nil ||
+		!strings.HasPrefix(string(out), "A002") || !strings.Contains(string(out), "未打印：缺纸 / not printed: paper out") {
+		t.Errorf("ticket issue without paper: %v\n%s", err, out)
+	}
+	var sim struct {
+		Tickets int `json:"tickets_printed"`
+	}
+	getJSON(t, d.url+"api/sim", &sim)
+	getJSON(t, d.url+"api/sim/printer", &ps)
+	if sim.Tickets != 3 || ps.Printed != 3 {
+		t.Errorf("tickets_printed %d, the printer simulator printed %d; want both 3 (A001, B001, C001)", sim.Tickets, ps.Printed)
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {

@@ -20,8 +20,12 @@ import (
 // The daemon's side of the local API: small adapters from its parts to the interfaces ui serves
 // (ui/localapi.go registers every route; ui/api holds the bodies).
 
-// simRig drives drivers/sim's rig for ui's /api/sim routes.
-type simRig struct{ rig *sim.Rig }
+// simRig drives drivers/sim's rig for ui's /api/sim routes. printer is the daemon's ticket
+// printer: tickets_printed counts what it printed.
+type simRig struct {
+	rig     *sim.Rig
+	printer device.TicketPrinter
+}
 
 func (s simRig) PlaceCard(r api.CardRequest) {
 	s.rig.Cards.Place(r.Card(time.Now()))
@@ -43,7 +47,17 @@ func (s simRig) ShowImage(b []byte) error {
 func (s simRig) Fault(part string, h device.Health) error { return s.rig.Fault(part, h) }
 
 func (s simRig) State() api.SimState {
-	return api.SimState{Signal: api.SignalState(s.rig.Signal.State()), Tickets: len(s.rig.Printer.Printed())}
+	return api.SimState{Signal: api.SignalState(s.rig.Signal.State()), Tickets: s.ticketsPrinted()}
+}
+
+// ticketsPrinted counts the tickets that came out of the simulated printer, as its simulator on
+// the serial line saw them cut (a print refused for want of paper never gets there). A real
+// [printer] in --sim is not counted: nothing here sees its paper.
+func (s simRig) ticketsPrinted() int {
+	if p, ok := s.printer.(*sim.PTYPrinter); ok {
+		return p.Simulator().Snapshot().Printed
+	}
+	return 0
 }
 
 // simPrinter is the printer simulator for ui's /api/sim/printer routes.

@@ -166,7 +166,7 @@ func serve(ctx context.Context, cfg config.Config, simulate bool, stdout io.Writ
 	uo := ui.Options{Addr: cfg.Listen, Logger: logger, Sync: syncAPI{syn},
 		Status: statusFunc(started, db, opts.Replica, clock)}
 	if rig != nil {
-		uo.Sim.Rig = simRig{rig}
+		uo.Sim.Rig = simRig{rig: rig, printer: parts.Printer}
 		if syn.hub != nil {
 			uo.Sim.Platform = syn // the embedded hub sets statuses
 		}

@@ -356,7 +356,7 @@ func (s *syncer) Health() device.Health {
 func (s *syncer) status(ctx context.Context) api.SyncStatus {
 	st := api.SyncStatus{EmbeddedHub: s.hubURL}
 	if c := s.client(); c != nil {
-		cs, err := apiSyncClient(c.Status())
+		cs, err := apiSyncClient(c.Status(ctx))
 		if err != nil {
 			s.log.Warn("sync status", "err", err)
 		}

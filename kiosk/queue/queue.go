@@ -286,6 +286,10 @@ type IssueRequest struct {
 	Source   Source // FromKiosk or FromStaff; check-ins go through CheckIn
 	VisitID  string // the PASS the ticket follows (kiosk), "" for none
 	Print    bool   // print it on the ticket printer
+	// WaitPrint waits (up to twice the print timeout) for the printer's answer and reports it in
+	// Printed and PrintProblem: staff and onepassctl must know whether to tell the number.
+	// The kiosk does not wait: its screen shows the number at once and follows the board.
+	WaitPrint bool
 	// set by CheckIn
 	appt *Appointment
 }
@@ -296,6 +300,11 @@ type Issued struct {
 	Ahead    int    `json:"ahead"`              // tickets called before it, as things stand
 	Existing bool   `json:"existing,omitempty"` // the pass or booking already had this ticket
 	Printing bool   `json:"printing"`           // queued for the printer; the board tells how it went
+	// With WaitPrint: whether the printer printed it, and if a print was wanted but did not
+	// happen, why (Chinese and English; empty without a printer).
+	Printed        bool   `json:"printed"`
+	PrintProblem   string `json:"print_problem,omitempty"`
+	PrintProblemZh string `json:"print_problem_zh,omitempty"`
 }
 
 // Issue gives a new ticket. A request for a pass that already has a ticket answers that ticket
@@ -324,7 +333,11 @@ func (q *Queue) Issue(ctx context.Context, r IssueRequest) (Issued, error) {
 	}
 	is := res.(Issued)
 	if r.Print && !is.Existing {
-		is.Printing = q.enqueuePrint(is, r.VisitID, r.Source == FromKiosk)
+		var done <-chan printResult
+		is.Printing, done = q.enqueuePrint(is, r.VisitID, r.Source == FromKiosk, r.WaitPrint)
+		if r.WaitPrint {
+			q.awaitPrint(ctx, &is, done)
+		}
 	}
 	return is, nil
 }
@@ -391,7 +404,7 @@ func (q *Queue) CheckIn(ctx context.Context, code, visitID string) (Issued, erro
 		}
 		src = FromKiosk
 	}
-	return q.Issue(ctx, IssueRequest{Service: a.Service, Source: src, VisitID: visitID, Print: true, appt: &a})
+	return q.Issue(ctx, IssueRequest{Service: a.Service, Source: src, VisitID: visitID, Print: true, WaitPrint: visitID == "", appt: &a})
 }
 
 // CallNext calls the next ticket to counter: priority tickets first, then appointments whose

@@ -63,7 +63,7 @@ func TestSyncRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameReplica(t, h.hub, k.db)
-	st := k.c.Status()
+	st := k.c.Status(bg)
 	if st.ReplicaAge < 0 || st.ReplicaCount != 1850 || !st.SkewKnown {
 		t.Errorf("status after pull: %+v", st)
 	}

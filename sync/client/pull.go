@@ -45,10 +45,8 @@ func setMetaInt(ctx context.Context, db *store.Store, key string, v int64) error
 
 // round is one pull: everything fetched is checked against the head that opened it.
 type round struct {
-	head   wire.Head
-	meta   map[string][]byte // written in one transaction when the round ends
-	fresh  bool
-	issued time.Time
+	head wire.Head
+	meta map[string][]byte // written in one transaction when the round ends
 }
 
 // open verifies a body of the round: signature, type, and signed time not before the head.
@@ -103,11 +101,6 @@ func (c *Client) pull(ctx context.Context) (err error) {
 		if werr := c.db.ApplyStatus(ctx, store.StatusChange{Meta: r.meta}, rowHash); werr != nil && err == nil {
 			err = fmt.Errorf("sync: %w", werr)
 		}
-		if err == nil && r.fresh {
-			c.mu.Lock()
-			c.st.ReplicaIssuedAt = r.issued
-			c.mu.Unlock()
-		}
 	}()
 	c.observeTime(ctx, r, tm.sent, tm.received)
 
@@ -155,11 +148,8 @@ func (c *Client) observeTime(ctx context.Context, r *round, t0, t1 time.Time) {
 // markFresh records the signed time at which the replica was verified equal to the hub's;
 // freshness never moves back.
 func (c *Client) markFresh(ctx context.Context, r *round, issued time.Time) {
-	if b, ok, err := c.db.Meta(ctx, store.MetaReplicaIssuedAt); err == nil && ok {
-		if old, err := time.Parse(time.RFC3339Nano, string(b)); err == nil && !issued.After(old) {
-			return
-		}
+	if old, ok, err := c.db.ReplicaFreshness(ctx); err == nil && ok && !issued.After(old) {
+		return
 	}
 	r.meta[store.MetaReplicaIssuedAt] = []byte(issued.UTC().Format(time.RFC3339Nano))
-	r.fresh, r.issued = true, issued
 }

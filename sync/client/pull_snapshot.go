@@ -75,9 +75,6 @@ func (c *Client) snapshot(ctx context.Context, r *round, st *statusState) error 
 		}
 		*st = ns
 		if ns.Snapshot == nil {
-			c.mu.Lock()
-			c.st.ReplicaEpoch, c.st.ReplicaSeq = ns.Epoch, ns.Seq
-			c.mu.Unlock()
 			return nil
 		}
 		s = *ns.Snapshot

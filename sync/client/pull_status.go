@@ -210,9 +210,6 @@ func (c *Client) apply(ctx context.Context, ops []wire.StatusOp, next statusStat
 	if err := c.db.ApplyStatus(ctx, ch, rowHash); err != nil {
 		return fmt.Errorf("sync: status: %w", err)
 	}
-	c.mu.Lock()
-	c.st.ReplicaEpoch, c.st.ReplicaSeq = next.Epoch, next.Seq
-	c.mu.Unlock()
 	return nil
 }
 
@@ -242,9 +239,6 @@ func (c *Client) mismatched(ctx context.Context, count int64, packed []byte) ([]
 			bad = append(bad, p)
 		}
 	}
-	c.mu.Lock()
-	c.st.ReplicaCount = n
-	c.mu.Unlock()
 	if len(bad) == 0 && n != count {
 		for p := range wire.Partitions {
 			bad = append(bad, p)

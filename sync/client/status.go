@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"onepass/sync/store"
 )
 
 // Status is what the staff console, `onepassctl sync` and the selftest show about sync.
@@ -24,11 +22,14 @@ type Status struct {
 	LastPushError time.Time `json:"last_push_error,omitzero"`
 	Uploaded      int64     `json:"uploaded"` // records acknowledged since start
 
+	// The replica's fields are read from the database at each Status, where the lane reads the
+	// replica's age: one source of truth (see store.ReplicaFreshness).
 	ReplicaIssuedAt time.Time `json:"replica_issued_at,omitzero"` // issued_at of the last verified head
 	ReplicaAge      float64   `json:"replica_age_seconds"`        // now − replica_issued_at; −1 never synced
 	ReplicaEpoch    int64     `json:"replica_epoch"`
 	ReplicaSeq      int64     `json:"replica_seq"`
 	ReplicaCount    int64     `json:"replica_count"`
+	ReplicaError    string    `json:"replica_error,omitempty"` // the database could not say
 
 	OutboxDepth  int       `json:"outbox_depth"`
 	OutboxOldest time.Time `json:"outbox_oldest,omitzero"`
@@ -43,17 +44,42 @@ type Status struct {
 	health Health
 }
 
-// Status returns the current sync status.
-func (c *Client) Status() Status {
+// Status returns the current sync status; the replica's part comes from the database.
+func (c *Client) Status(ctx context.Context) Status {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	s := c.st
-	s.ReplicaAge = -1
-	if !s.ReplicaIssuedAt.IsZero() {
-		s.ReplicaAge = c.clock.Since(s.ReplicaIssuedAt).Seconds()
-	}
 	s.Health = c.healthLocked()
+	c.mu.Unlock()
+	if err := c.readReplica(ctx, &s); err != nil {
+		s.ReplicaError = err.Error()
+	}
 	return s
+}
+
+// readReplica fills the replica's fields from the database: its freshness, the status cursor
+// (epoch, seq) and the row count the partition digests keep.
+func (c *Client) readReplica(ctx context.Context, s *Status) error {
+	s.ReplicaAge = -1
+	issued, ok, err := c.db.ReplicaFreshness(ctx)
+	if err != nil {
+		return fmt.Errorf("sync: replica freshness: %w", err)
+	}
+	if ok {
+		s.ReplicaIssuedAt, s.ReplicaAge = issued, c.clock.Since(issued).Seconds()
+	}
+	st, err := c.loadStatusState(ctx)
+	if err != nil {
+		return err
+	}
+	s.ReplicaEpoch, s.ReplicaSeq = st.Epoch, st.Seq
+	counts, _, err := c.db.StatusDigests(ctx)
+	if err != nil {
+		return fmt.Errorf("sync: replica count: %w", err)
+	}
+	for _, n := range counts {
+		s.ReplicaCount += n
+	}
+	return nil
 }
 
 // Health is the sync part's health for the lane's health map: it never touches the network or
@@ -166,27 +192,4 @@ func (c *Client) refreshOutbox(ctx context.Context) {
 		c.log.Error("ALARM: the outbox holds more records than its limit; they are all kept, but uploads are not keeping up: check the network and the hub",
 			"outbox_depth", depth, "limit", c.cfg.OutboxLimit, "oldest", oldest)
 	}
-}
-
-// loadReplicaState fills the replica fields of the status from the database (at start).
-func (c *Client) loadReplicaState(ctx context.Context) {
-	st, err := c.loadStatusState(ctx)
-	if err != nil {
-		return
-	}
-	var issued time.Time
-	if b, ok, err := c.db.Meta(ctx, store.MetaReplicaIssuedAt); err == nil && ok {
-		issued, _ = time.Parse(time.RFC3339Nano, string(b))
-	}
-	counts, _, _ := c.db.StatusDigests(ctx)
-	var n int64
-	for _, v := range counts {
-		n += v
-	}
-	c.mu.Lock()
-	c.st.ReplicaEpoch, c.st.ReplicaSeq, c.st.ReplicaCount = st.Epoch, st.Seq, n
-	if !issued.IsZero() {
-		c.st.ReplicaIssuedAt = issued
-	}
-	c.mu.Unlock()
 }

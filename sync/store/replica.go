@@ -190,6 +190,21 @@ func (s *Store) Meta(ctx context.Context, key string) (value []byte, ok bool, er
 	return value, true, nil
 }
 
+// ReplicaFreshness is the signed time of the last hub head the status replica was verified equal
+// to (MetaReplicaIssuedAt); ok is false when it never was. The lane's decisions, `onepassctl
+// status` and `onepassctl sync` all take the replica's age from here, so they cannot disagree.
+func (s *Store) ReplicaFreshness(ctx context.Context) (t time.Time, ok bool, err error) {
+	b, ok, err := s.Meta(ctx, MetaReplicaIssuedAt)
+	if err != nil || !ok {
+		return time.Time{}, false, err
+	}
+	t, err = time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("store: meta %q: %w", MetaReplicaIssuedAt, err)
+	}
+	return t, true, nil
+}
+
 // SetMeta stores value under key, replacing any previous value. A nil value
 // is stored as empty.
 func (s *Store) SetMeta(ctx context.Context, key string, value []byte) error {

@@ -111,6 +111,11 @@ type Issued struct {
 	Ahead    int    `json:"ahead"`
 	Existing bool   `json:"existing,omitempty"`
 	Printing bool   `json:"printing"`
+	// Staff and onepassctl issues wait for the printer: printed, or why not (empty without a
+	// printer). The kiosk's issue does not wait; its screen follows the board.
+	Printed        bool   `json:"printed"`
+	PrintProblem   string `json:"print_problem,omitempty"`
+	PrintProblemZh string `json:"print_problem_zh,omitempty"`
 }
 
 // QueueError is the body of a queue refusal (409) or failure (500) on /api/tickets….
@@ -233,6 +238,7 @@ type SyncClient struct {
 	ReplicaEpoch    int64     `json:"replica_epoch"`
 	ReplicaSeq      int64     `json:"replica_seq"`
 	ReplicaCount    int64     `json:"replica_count"`
+	ReplicaError    string    `json:"replica_error,omitempty"` // the database could not say
 
 	OutboxDepth  int       `json:"outbox_depth"`
 	OutboxOldest time.Time `json:"outbox_oldest,omitzero"`

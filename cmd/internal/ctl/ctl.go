@@ -58,7 +58,8 @@ Commands:
                                   calibration readings straight from the sensor: medians of object
                                   and ambient; with a reference source's C, the offset_c to set
   ticket issue --service A [--priority elderly|disabled|pregnant]
-                                  issue (and print) a ticket, as the staff console does
+                                  issue (and print) a ticket, as the staff console does; exit 1
+                                  when the printer did not print it (say the number instead)
   ticket call|recall|served|no-show --counter N
                                   call the next ticket to counter N, call its ticket again, or
                                   close it (calling the next one closes the current as served)
@@ -93,15 +94,25 @@ type UsageError struct{ Msg string }
 
 func (e UsageError) Error() string { return e.Msg }
 
+// InputError is a value that is not acceptable (a PIN too short): its message alone, exit 2.
+// The whole usage would bury the one line that says what to fix.
+type InputError struct{ Msg string }
+
+func (e InputError) Error() string { return e.Msg }
+
 // Exit reports err as onepassctl does and returns the exit status.
 func Exit(err error, stderr io.Writer) int {
 	var ue UsageError
+	var ie InputError
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "onepassctl: %s\n\n", ue.Msg)
 		fmt.Fprint(stderr, Usage)
+		return ExitUsage
+	case errors.As(err, &ie):
+		fmt.Fprintln(stderr, "onepassctl:", ie.Msg)
 		return ExitUsage
 	default:
 		fmt.Fprintln(stderr, "onepassctl:", err)

@@ -9,7 +9,7 @@ let me = null;      // {staff, name, counter, csrf}
 let state = null;   // last GET /staff/api/state
 let timer = null;
 
-const PARTS = { reader: '读卡器', thermometer: '测温仪', camera: '扫码摄像头', printer: '打印机', signal: '闸机', store: '数据存储' };
+const PARTS = { reader: '读卡器', thermometer: '测温仪', camera: '扫码摄像头', printer: '打印机', signal: '闸机', store: '数据存储', sync: '数据同步' };
 const STATES = { ok: '正常', degraded: '异常', down: '故障', not_configured: '未配置' };
 const OUTCOMES = { PASS: '通行', DENY: '禁止', MANUAL: '人工', RETRY: '重试' };
 const METHODS = { card: '身份证', code: '健康码', 'card+code': '身份证+健康码', temp: '测温', manual: '手工录入', staff: '工作人员' };
@@ -235,6 +235,10 @@ $('recall').addEventListener('click', () => act('/staff/api/recall', {}, (t) => 
 $('served').addEventListener('click', () => act('/staff/api/served', {}, (t) => `${t.number} 已办结`));
 $('no-show').addEventListener('click', () => act('/staff/api/no-show', {}, (t) => `${t.number} 已过号`));
 $('transfer').addEventListener('click', () => act('/staff/api/transfer', { service: $('transfer-to').value }, (t) => `${t.number} 已转至 ${t.service_name}`));
+// notPrinted tells the staff member to say the number when the printer did not print it.
+function notPrinted(is) {
+  return is.print_problem_zh ? `；未打印：${is.print_problem_zh}，请告知市民号码` : '';
+}
 $('issue-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const body = { service: $('issue-service').value, priority: $('issue-priority').value };
@@ -244,7 +248,7 @@ $('issue-form').addEventListener('submit', async (e) => {
     body.temp_c = parseFloat($('issue-temp').value) || 0;
   }
   $('issued').textContent = '';
-  const d = await act('/staff/api/issue', body, (is) => `已取号 ${is.ticket.number}，前面 ${is.ahead} 人`);
+  const d = await act('/staff/api/issue', body, (is) => `已取号 ${is.ticket.number}，前面 ${is.ahead} 人` + notPrinted(is));
   // Whatever the answer, the typed ID number and name leave the screen (the next person in line
   // must not read them).
   $('issue-id').value = ''; $('issue-name').value = ''; $('issue-temp').value = '';
@@ -252,7 +256,7 @@ $('issue-form').addEventListener('submit', async (e) => {
 });
 $('checkin-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const d = await act('/staff/api/checkin', { code: $('checkin-code').value.trim() }, (is) => `预约签到 ${is.ticket.number}`);
+  const d = await act('/staff/api/checkin', { code: $('checkin-code').value.trim() }, (is) => `预约签到 ${is.ticket.number}` + notPrinted(is));
   if (d) { $('issued').textContent = d.ticket.number; $('checkin-code').value = ''; }
 });
 

@@ -105,7 +105,7 @@ func staffAdd(args []string, stdin io.Reader, stdout io.Writer) error {
 	}
 	pin := strings.TrimSpace(line)
 	if !pinRe.MatchString(pin) {
-		return ctl.UsageError{Msg: "staff add: give the PIN (4–12 digits) on stdin, e.g. read -rs PIN; echo \"$PIN\" | onepassctl staff add …"}
+		return ctl.InputError{Msg: "staff add: the PIN must be 4–12 digits, given on stdin, e.g. read -rs PIN; echo \"$PIN\" | onepassctl staff add …"}
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(pin), bcrypt.DefaultCost)
 	if err != nil {

@@ -41,3 +41,14 @@ func TestStaffAdd(t *testing.T) {
 		}
 	}
 }
+
+// TestStaffAddShortPIN: a PIN that is too short says so in one line (exit 2), without burying
+// it under the whole usage.
+func TestStaffAddShortPIN(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := Run([]string{"staff", "add", "--id", "9", "--name", "x"}, "dev", strings.NewReader("12\n"), &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "the PIN must be 4–12 digits") || strings.Contains(errb.String(), "Commands:") ||
+		strings.Count(errb.String(), "\n") != 1 {
+		t.Errorf("exit %d, stderr:\n%s", code, errb.String())
+	}
+}
