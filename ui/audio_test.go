@@ -9,7 +9,8 @@ import (
 	"onepass/kiosk/policy"
 )
 
-// Every clip the policy names, and the prompts, must be embedded, or the screen falls silent.
+// Every clip the policy names, and the prompts, must be embedded in Chinese (<name>) and English
+// (<name>_en, what app.js plays in English mode), or the screen falls silent.
 func TestVoiceClips(t *testing.T) {
 	names := map[string]bool{"idle": true, "measure": true}
 	names[policy.TextFor("no such reason").Sound] = true
@@ -20,27 +21,36 @@ func TestVoiceClips(t *testing.T) {
 		}
 		names[s] = true
 	}
-	total := 0
 	for name := range names {
-		b, err := fs.ReadFile(audioFS, name+".wav")
-		if err != nil {
-			t.Errorf("clip %q: %v (run scripts/gen-voice.sh)", name, err)
-			continue
-		}
-		total += len(b)
-		if err := checkWAV(b); err != nil {
-			t.Errorf("clip %s.wav: %v", name, err)
+		for _, clip := range []string{name, name + "_en"} {
+			b, err := fs.ReadFile(audioFS, clip+".wav")
+			if err != nil {
+				t.Errorf("clip %q: %v (run scripts/gen-voice.sh)", clip, err)
+				continue
+			}
+			if err := checkWAV(b, 16000/2, 6*16000); err != nil {
+				t.Errorf("clip %s.wav: %v", clip, err)
+			}
 		}
 	}
 	// The clips are committed and embedded in the daemon: keep them small.
-	if total > 2<<20 {
-		t.Errorf("clips take %d bytes, want at most 2 MiB", total)
+	total := 0
+	fs.WalkDir(audioFS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				total += int(fi.Size())
+			}
+		}
+		return nil
+	})
+	if total > 4<<20 {
+		t.Errorf("clips take %d bytes, want at most 4 MiB", total)
 	}
 }
 
 // checkWAV accepts 16 kHz mono 16-bit PCM, the format scripts/gen-voice.sh writes and a
-// recorded replacement must have.
-func checkWAV(b []byte) error {
+// recorded replacement must have, of minSamples to maxSamples samples.
+func checkWAV(b []byte, minSamples, maxSamples int) error {
 	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
 		return fmt.Errorf("not a RIFF WAVE file")
 	}
@@ -60,8 +70,8 @@ func checkWAV(b []byte) error {
 			}
 			fmtOK = true
 		case "data":
-			if n < 16000*2/2 {
-				return fmt.Errorf("only %d bytes of audio", n)
+			if n < 2*minSamples || n > 2*maxSamples {
+				return fmt.Errorf("%.2f s of audio, want %.2f–%.2f s", float64(n)/32000, float64(minSamples)/16000, float64(maxSamples)/16000)
 			}
 			data = true
 		}

@@ -120,11 +120,20 @@ func TestBrowser(t *testing.T) {
 	page.waitText("#text", "Temperature high, please see staff")
 	page.checkTexts(map[string]string{"#title": "Stop", "#lang": "中文"})
 	page.wait(`document.documentElement.lang === 'en' && q('#lang').dataset.lang === 'en'`)
+	// Switching language says the outcome again, in English; so does the next outcome of this pass.
+	page.wait(`q('#voice').dataset.sound === 'fever_en' && q('#voice').dataset.plays === '3'`)
+	retry := k.publish(decided(policy.ReasonRemeasure, policy.Retry, "p2", 36.5))
+	page.wait(fmt.Sprintf(`q('#state').dataset.version === '%d' && q('#voice').dataset.sound === 'retry_en' && q('#voice').dataset.plays === '4'`, retry.Version))
+	page.checkTexts(map[string]string{"#text": "Unusual reading, please measure again"})
+	if waitGo(func() bool { return requested("/audio/retry_en.wav") }); !requested("/audio/retry_en.wav") {
+		t.Error("the page did not fetch /audio/retry_en.wav")
+	}
 
 	// The next visitor's pass starts in Chinese again.
 	k.publish(decided(policy.ReasonOK, policy.Pass, "p3", 36.4))
 	page.waitText("#text", "体温正常，请通行")
 	page.checkTexts(map[string]string{"#title": "通行", "#lang": "English", "#temp": "36.4 °C"})
+	page.wait(`q('#voice').dataset.sound === 'pass' && q('#voice').dataset.plays === '5'`)
 
 	for _, c := range []struct {
 		r policy.Reason

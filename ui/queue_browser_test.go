@@ -55,7 +55,8 @@ func (p *page) screenshot(name string) {
 // TestQueueBrowser is the queue as people meet it, in headless Chromium against a real queue on
 // a real database: a citizen picks a service after a PASS and sees the number (printed, then
 // with the printer out of paper); staff log in (a wrong PIN is refused and locks out), see the
-// printer flagged, call the next ticket, and the hall screen shows the call with a chime.
+// printer flagged, call the next ticket, and the hall screen shows the call and announces it
+// (voice_test.go checks what it says).
 func TestQueueBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("Chromium is needed for the queue pages test: %v; run scripts/dev-setup.sh", err)
@@ -174,13 +175,13 @@ func TestQueueBrowser(t *testing.T) {
 	staff.click("#issue")
 	staff.wait(`q('#msg').textContent === '已取号 C001，前面 0 人；未打印：缺纸，请告知市民号码' && q('#issued').textContent === 'C001'`)
 
-	// Call next to counter 3: B001 waited longest; the hall screen shows it and chimes.
+	// Call next to counter 3: B001 waited longest; the hall screen shows it and announces it.
 	staff.click("#call-next")
 	staff.wait(`q('#msg').textContent === '请 B001 号到 3 号窗口' && q('#current').dataset.number === 'B001'`)
-	hall.wait(`q('#call').dataset.number === 'B001' && q('#call').dataset.counter === '3' && q('#chime').dataset.plays === '1'`)
+	hall.wait(`q('#call').dataset.number === 'B001' && q('#call').dataset.counter === '3' && q('#voice').dataset.queued === '1'`)
 	hall.checkTexts(map[string]string{"#call-text": "请 B001 号到 3 号窗口", "#call-number": "B001", "#call-counter": "3"})
 	staff.click("#call-next")
-	hall.wait(`q('#call').dataset.number === 'A001' && q('#chime').dataset.plays === '2' && q('#calls').textContent.includes('B001')`)
+	hall.wait(`q('#call').dataset.number === 'A001' && q('#voice').dataset.queued === '2' && q('#calls').textContent.includes('B001')`)
 	hall.screenshot("hall")
 	var contrast float64
 	hall.eval(`contrast('#call-number')`, &contrast)

@@ -22,6 +22,9 @@ type Board struct {
 	Printer  PrinterState     `json:"printer"`
 	Kiosk    *KioskTicket     `json:"kiosk,omitempty"`
 	Priority []PriorityOption `json:"priorities"`
+
+	// AnnounceEn: the hall screen says each call in English too (config [queue] announce_en).
+	AnnounceEn bool `json:"announce_en,omitempty"`
 }
 
 // PriorityOption is a priority class with its screen names.
@@ -86,7 +89,7 @@ const boardNext = 20
 func (q *Queue) build() Board {
 	st := q.st
 	now := q.clock.Now()
-	b := Board{Day: st.day, At: now, Hall: q.cfg.Hall, Calls: slices.Clone(st.calls)}
+	b := Board{Day: st.day, At: now, Hall: q.cfg.Hall, AnnounceEn: q.cfg.AnnounceEn, Calls: slices.Clone(st.calls)}
 	for _, p := range Priorities {
 		b.Priority = append(b.Priority, PriorityOption{Class: p.Class, Zh: p.Zh, En: p.En})
 	}

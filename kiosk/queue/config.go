@@ -29,6 +29,8 @@ type Config struct {
 	ResetHour int            // numbering restarts every day at this local hour (0–23)
 	Location  *time.Location // the hall's time zone; nil = time.Local
 	Hall      string         // printed on tickets
+	// AnnounceEn makes the hall screen say each call in English too, after the Chinese.
+	AnnounceEn bool
 
 	// TicketURL is the check-in URL printed as a QR code on every ticket; {id}, {number} and
 	// {day} are replaced. Empty: tickets carry no QR code.

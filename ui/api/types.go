@@ -139,6 +139,9 @@ type Board struct {
 	Printer  PrinterStatus    `json:"printer"`
 	Kiosk    *KioskTicket     `json:"kiosk,omitempty"`
 	Priority []PriorityOption `json:"priorities"`
+
+	// AnnounceEn: the hall screen says each call in English too ([queue] announce_en).
+	AnnounceEn bool `json:"announce_en,omitempty"`
 }
 
 // PriorityOption is a priority class with its screen names.

@@ -21,6 +21,7 @@ import (
 type Queue struct {
 	Enabled          bool       `toml:"enabled"`
 	Hall             string     `toml:"hall"`
+	AnnounceEn       bool       `toml:"announce_en"` // the hall screen says calls in English too
 	ResetHour        int        `toml:"reset_hour"`
 	TicketURL        string     `toml:"ticket_url"`
 	PassWindow       Duration   `toml:"pass_window"`
@@ -85,7 +86,7 @@ func (c Config) QueueConfig() (queue.Config, error) {
 	d := queue.DefaultConfig()
 	q := c.Queue
 	out := queue.Config{
-		Services: d.Services, Counters: d.Counters, ResetHour: q.ResetHour, Hall: q.Hall, TicketURL: q.TicketURL,
+		Services: d.Services, Counters: d.Counters, ResetHour: q.ResetHour, Hall: q.Hall, AnnounceEn: q.AnnounceEn, TicketURL: q.TicketURL,
 		PassWindow: q.PassWindow.Duration, AppointmentEarly: q.AppointmentEarly.Duration,
 		AppointmentLate: q.AppointmentLate.Duration, LastCalls: q.LastCalls, PrintTimeout: q.PrintTimeout.Duration,
 	}

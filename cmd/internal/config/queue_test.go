@@ -23,6 +23,7 @@ func TestQueueAndStaff(t *testing.T) {
 [queue]
 enabled = true
 hall = "东城区政务服务中心"
+announce_en = true
 reset_hour = 5
 ticket_url = "https://wx.example.gov.cn/q/{id}"
 appointment_keys = ["O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik="]
@@ -49,8 +50,11 @@ pin_hash = "` + string(hash) + `"
 		t.Fatal(err)
 	}
 	q, err := c.QueueConfig()
-	if err != nil || len(q.Services) != 2 || q.Counters[0].ID != "1" || q.ResetHour != 5 || len(q.AppointmentKeys) != 1 || q.Hall != "东城区政务服务中心" {
+	if err != nil || len(q.Services) != 2 || q.Counters[0].ID != "1" || q.ResetHour != 5 || len(q.AppointmentKeys) != 1 || q.Hall != "东城区政务服务中心" || !q.AnnounceEn {
 		t.Fatalf("QueueConfig = %+v, %v", q, err)
+	}
+	if q, _ := Default().QueueConfig(); q.AnnounceEn {
+		t.Error("announce_en is on by default; want Chinese only unless the hall asks")
 	}
 	users, err := c.StaffUsers()
 	if err != nil || len(users) != 2 || users[1].ID != "8" {

@@ -1,5 +1,5 @@
-// Kiosk screen: renders the lane's View from GET /events and plays its voice clip. It keeps no
-// history: every (re)connect starts with the full current View.
+// Kiosk screen: renders the lane's View from GET /events and plays its voice clip (English ones
+// in English). It keeps no history: every (re)connect starts with the full current View.
 'use strict';
 
 const T = {
@@ -237,12 +237,15 @@ async function startTickets() {
   if (view) { onTicketView(view); render(); }
 }
 
+// play says clip name in the screen's language: the English clips are <name>_en
+// (scripts/gen-voice.sh makes both; ui/audio_test.go checks both exist).
 function play(name, version) {
   const a = $('voice');
-  a.dataset.sound = name;
+  const clip = lang === 'en' ? name + '_en' : name;
+  a.dataset.sound = clip;
   a.dataset.version = String(version);
   a.dataset.plays = String(Number(a.dataset.plays || 0) + 1);
-  a.src = '/audio/' + encodeURIComponent(name) + '.wav';
+  a.src = '/audio/' + encodeURIComponent(clip) + '.wav';
   a.play().catch(() => {}); // no audio device, or autoplay blocked: the screen still says it all
 }
 
@@ -291,6 +294,9 @@ function connect() {
 $('lang').addEventListener('click', () => {
   lang = lang === 'zh' ? 'en' : 'zh';
   render();
+  // Whoever switched language did not understand what was said: say the outcome again in theirs.
+  const sc = screen(view);
+  if (view && view.sound && sc !== 'idle' && sc !== 'measuring') play(view.sound, view.version);
 });
 setInterval(clock, 1000);
 render();

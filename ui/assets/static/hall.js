@@ -1,5 +1,7 @@
-// Hall calling screen: renders the queue board from GET /hall/events and chimes on every new
-// call (and recall). The first board after load or reconnect is shown without a chime.
+// Hall calling screen: renders the queue board from GET /hall/events and announces every new
+// call (and recall): a chime, then the call in Chinese — 请 A002 号到 3 号窗口办理 — and, where the
+// hall sets [queue] announce_en, in English, joined from clips (voice.js). The first board after
+// load or reconnect is shown without an announcement.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -41,25 +43,62 @@ function render() {
   }));
 }
 
-function chime() {
-  const a = $('chime');
-  a.dataset.plays = String(Number(a.dataset.plays || 0) + 1);
-  a.currentTime = 0;
-  a.play().catch(() => {}); // no audio device: the screen still shows the call
+// The voice. Every announcement is played to its end and the next waits its turn, as hall
+// calling systems do: a call made while another is being said is never cut off.
+const MAX_PENDING = 20;     // announcements waiting; older ones beyond this are stale, dropped
+const CLIP_MAX_MS = 8000;   // a clip that never ends (stalled audio device) must not mute the hall
+const voice = { pending: [], clips: [], busy: false };
+
+function announce(c, en) {
+  voice.pending.push(['chime', ...callClips(c, 'zh'), ...(en ? callClips(c, 'en') : [])]);
+  const a = $('voice');
+  a.dataset.queued = String(Number(a.dataset.queued || 0) + 1); // plays counts those started
+  if (voice.pending.length > MAX_PENDING) voice.pending.shift();
   document.body.dataset.flash = '1';
   setTimeout(() => { document.body.dataset.flash = '0'; }, 3000);
+  speak();
+}
+
+function speak() {
+  if (voice.busy) return;
+  if (!voice.clips.length) {
+    if (!voice.pending.length) return;
+    voice.clips = voice.pending.shift();
+    const a = $('voice');
+    a.dataset.plays = String(Number(a.dataset.plays || 0) + 1);
+  }
+  const name = voice.clips.shift();
+  const a = $('voice');
+  voice.busy = true;
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    a.onended = a.onerror = null;
+    voice.busy = false;
+    speak();
+  };
+  const timer = setTimeout(finish, CLIP_MAX_MS);
+  a.onended = finish;
+  a.onerror = finish; // a missing clip skips that word, not the rest of the call
+  a.dataset.clip = name;
+  a.src = '/audio/' + name + '.wav';
+  a.play().catch(finish); // no audio device or autoplay refused: the screen still shows the call
 }
 
 function onBoard(b) {
-  const top = (b.calls || [])[0];
-  const seq = top ? top.seq : 0;
+  const calls = b.calls || [];
   if (board && b.day !== board.day) seenSeq = 0; // a new business day numbers calls afresh
-  const ring = !fresh && seq > seenSeq;
-  if (fresh || seq > seenSeq) seenSeq = seq;
+  // After a (re)connect the daemon may have restarted, numbering calls anew: take its latest as seen.
+  if (fresh) seenSeq = calls.length ? calls[0].seq : 0;
+  // Every call not yet announced, oldest first: two calls may arrive in one board.
+  const ring = calls.filter((c) => c.seq > seenSeq).sort((x, y) => x.seq - y.seq);
+  if (ring.length) seenSeq = ring[ring.length - 1].seq;
   fresh = false;
   board = b;
   render();
-  if (ring) chime();
+  for (const c of ring) announce(c, !!b.announce_en);
 }
 
 function setConn(ok) {
