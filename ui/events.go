@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"onepass/kiosk"
@@ -15,20 +16,71 @@ import (
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	// Subscribe before reading the current view so that no view falls between the two.
 	views := s.k.Subscribe(r.Context())
-	stream(s, w, r, "state", views, s.k.View(), func(v kiosk.View) uint64 { return v.Version })
+	stream(s, s.kioskStreams, w, r, "state", views, s.k.View(), func(v kiosk.View) uint64 { return v.Version })
+}
+
+// Event streams are counted in budgets, one per kind of screen and listener, so that hall screens
+// and staff tabs (on the LAN, or many on this machine) can never take the kiosk screen's own
+// stream: the kiosk's /events has a budget of its own, and so has each listener's /hall/events.
+const (
+	// maxStreams bounds the open streams of one budget: the kiosk page, a few hall screens and
+	// staff tabs need a handful; a client opening thousands must not slow every publish.
+	maxStreams = 64
+	// maxStreamsPerClient bounds one client address's share of a hall budget: a browser holds
+	// one stream per open tab, so a few tabs fit and one host cannot fill the budget alone.
+	maxStreamsPerClient = 8
+)
+
+// streamBudget counts open streams, in total and per client address.
+type streamBudget struct {
+	max, perClient int // perClient 0: no per-client cap
+
+	mu    sync.Mutex
+	total int
+	by    map[string]int
+}
+
+func newStreamBudget(max, perClient int) *streamBudget {
+	return &streamBudget{max: max, perClient: perClient, by: map[string]int{}}
+}
+
+// take reserves a stream for client; it answers 0 and a release func, or the HTTP status of the refusal.
+func (b *streamBudget) take(client string) (int, func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.perClient > 0 && b.by[client] >= b.perClient {
+		return http.StatusTooManyRequests, nil
+	}
+	if b.total >= b.max {
+		return http.StatusServiceUnavailable, nil
+	}
+	b.total++
+	b.by[client]++
+	return 0, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.total--
+		if b.by[client]--; b.by[client] <= 0 {
+			delete(b.by, client)
+		}
+	}
 }
 
 // stream serves one Server-Sent Events stream. Every (re)connect starts with the full current value,
 // so a page never has to rebuild history and Last-Event-ID can be ignored; then each newer value
 // follows with `id: <version>`, and a `: ping` comment every Heartbeat.
-func stream[T any](s *Server, w http.ResponseWriter, r *http.Request, event string, updates <-chan T, cur T, version func(T) uint64) {
-	if s.streams.Add(1) > maxStreams {
-		s.streams.Add(-1)
+func stream[T any](s *Server, budget *streamBudget, w http.ResponseWriter, r *http.Request, event string, updates <-chan T, cur T, version func(T) uint64) {
+	code, release := budget.take(clientIP(r))
+	if code != 0 {
 		w.Header().Set("Retry-After", "5")
-		http.Error(w, "ui: too many open event streams", http.StatusServiceUnavailable)
+		msg := "ui: too many open event streams"
+		if code == http.StatusTooManyRequests {
+			msg = "ui: too many open event streams from this address"
+		}
+		http.Error(w, msg, code)
 		return
 	}
-	defer s.streams.Add(-1)
+	defer release()
 	ctx := r.Context()
 	rc := http.NewResponseController(w)
 	h := w.Header()

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,8 +74,10 @@ func (s *Server) routeQueue() {
 	}
 	both("GET /hall", s.page("assets/hall.html"))
 	both("GET /hall/state", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.o.Queue.Board()) })
-	both("GET /hall/events", s.boardEvents)
-	s.lan.Handle("GET /static/", noCache(http.StripPrefix("/static/", http.FileServerFS(staticFS))))
+	// The same stream, counted in each listener's own budget (events.go).
+	s.mux.HandleFunc("GET /hall/events", s.boardEvents(s.hallStreams))
+	s.lan.HandleFunc("GET /hall/events", s.boardEvents(s.lanStreams))
+	s.lan.Handle("GET /static/", staticFiles())
 	s.lan.HandleFunc("GET /audio/{file}", s.audio)
 	s.lan.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/staff", http.StatusFound) })
 	s.staff = newStaffAuth(s.o.Staff)
@@ -90,20 +93,43 @@ func (s *Server) routeQueue() {
 }
 
 // LANHandler is what the staff listener serves on the LAN: the staff console, the hall screen
-// and their assets, never the kiosk's local API. Nil without a queue.
+// and their assets, never the kiosk's local API. Nil without a queue. Like the local API it
+// answers only to a Host that is an IP literal, localhost or one of Options.LANHosts: a
+// DNS-rebinding page (evil.example resolving to this kiosk) could otherwise try PINs and, once
+// in, drive the console with the session's own CSRF token.
 func (s *Server) LANHandler() http.Handler {
+	return s.lanHandler(nil)
+}
+
+func (s *Server) lanHandler(certNames []string) http.Handler {
 	if s.lan == nil {
 		return nil
 	}
-	return s.lan
+	names := append(append([]string(nil), s.o.LANHosts...), certNames...)
+	return hostGuard(s.lan, names, "ui: the staff console answers only to an IP address or a configured host name ([staff] hosts)")
 }
 
-// ServeLAN serves LANHandler on l (already wrapped in TLS when configured) until ctx is done.
+// ServeLAN serves LANHandler on l, a plain TCP listener, until ctx is done.
 func (s *Server) ServeLAN(ctx context.Context, l net.Listener) error {
+	return s.ServeLANTLS(ctx, l, nil)
+}
+
+// ServeLANTLS is ServeLAN over TLS with cfg (nil: plain HTTP). The TLS layer goes on here, above
+// the per-client connection limit, which must count TCP connections before any handshake work;
+// the DNS names of cfg's certificate are accepted as Host names too.
+func (s *Server) ServeLANTLS(ctx context.Context, l net.Listener, cfg *tls.Config) error {
 	if s.lan == nil {
 		return errors.New("ui: no queue: nothing to serve on the LAN")
 	}
-	return serveHTTP(ctx, l, s.lan, s.log.With("listener", "lan"))
+	var names []string
+	if cfg != nil {
+		for _, c := range cfg.Certificates {
+			if c.Leaf != nil {
+				names = append(names, c.Leaf.DNSNames...)
+			}
+		}
+	}
+	return serveHTTP(ctx, l, s.lanHandler(names), s.log.With("listener", "lan"), s.o.Limits, cfg)
 }
 
 // page serves one embedded HTML page under the strict content security policy.
@@ -117,9 +143,11 @@ func (s *Server) page(name string) http.HandlerFunc {
 }
 
 // boardEvents streams the queue board as Server-Sent Events ("board"), the full board first.
-func (s *Server) boardEvents(w http.ResponseWriter, r *http.Request) {
-	boards := s.o.Queue.Subscribe(r.Context())
-	stream(s, w, r, "board", boards, s.o.Queue.Board(), func(b queue.Board) uint64 { return b.Version })
+func (s *Server) boardEvents(budget *streamBudget) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		boards := s.o.Queue.Subscribe(r.Context())
+		stream(s, budget, w, r, "board", boards, s.o.Queue.Board(), func(b queue.Board) uint64 { return b.Version })
+	}
 }
 
 // decodeBody reads a small JSON request body strictly.

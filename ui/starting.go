@@ -16,6 +16,10 @@ import (
 // connection, only a "starting…" screen that reloads itself. Ready hands every later request to
 // the real server's handler.
 type Starting struct {
+	// Limits are the listener's time-outs and connection caps (zero fields: defaults); set
+	// before Serve. This is the kiosk's main listener for the daemon's whole life.
+	Limits Limits
+
 	version string
 	log     *slog.Logger
 	next    atomic.Pointer[http.Handler]
@@ -34,7 +38,7 @@ func (st *Starting) Ready(h http.Handler) { st.next.Store(&h) }
 
 // Serve serves on l until ctx is done, exactly as Server.Serve does (graceful shutdown included).
 func (st *Starting) Serve(ctx context.Context, l net.Listener) error {
-	return serveHTTP(ctx, l, st, st.log)
+	return serveHTTP(ctx, l, st, st.log, st.Limits, nil)
 }
 
 // Listen binds addr ("127.0.0.1:8080"); the daemon calls it before anything slow.

@@ -5,6 +5,7 @@ package ui
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -15,10 +16,10 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"onepass/device"
+	"onepass/internal/connlimit"
 	"onepass/kiosk"
 	"onepass/ui/api"
 )
@@ -48,6 +49,41 @@ type Options struct {
 	Manual   ManualChecker // manual ID entry at the staff console; nil = not offered
 	Visits   Visits        // recent outcomes on the staff console; nil = none listed
 	Override Overrider     // staff decisions on MANUAL visits (staff console); nil = not offered
+
+	// LANHosts are the host names the staff listener answers to besides IP literals and
+	// localhost ([staff] hosts); ServeLANTLS adds its certificate's DNS names.
+	LANHosts []string
+	Limits   Limits // time-outs and connection caps of every listener; zero fields take defaults
+}
+
+// Limits bound what one client can hold on a listener: time to send a request, time to read a
+// response, idle keep-alive connections and open connections per client address.
+type Limits struct {
+	ReadHeaderTimeout time.Duration // default 10s
+	ReadTimeout       time.Duration // the whole request, body included; default 30s
+	// WriteTimeout bounds writing a response (default 30s). Event streams live longer: they move
+	// their connection's deadline forward at each event and heartbeat (events.go).
+	WriteTimeout   time.Duration
+	IdleTimeout    time.Duration // a kept-alive connection between requests; default 2m
+	ConnsPerClient int           // open connections per client address; default 32
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&l.ReadHeaderTimeout, 10*time.Second)
+	def(&l.ReadTimeout, 30*time.Second)
+	def(&l.WriteTimeout, 30*time.Second)
+	def(&l.IdleTimeout, 2*time.Minute)
+	if l.ConnsPerClient <= 0 {
+		// Loopback clients (the kiosk's browser, onepassctl, a local hall screen) all share one
+		// address; a browser opens at most 6 connections per host, one per stream included.
+		l.ConnsPerClient = 32
+	}
+	return l
 }
 
 // Server serves the kiosk screen and the local API of one lane.
@@ -59,12 +95,10 @@ type Server struct {
 	lan   *http.ServeMux // the staff listener's routes (queue.go); nil without a queue
 	staff *staffAuth
 
-	streams atomic.Int64 // open event streams, capped at maxStreams
+	// Open event streams (events.go): the kiosk screen's /events is not capped per client, as
+	// every local client shares the loopback address and nothing else may take its budget.
+	kioskStreams, hallStreams, lanStreams *streamBudget
 }
-
-// maxStreams bounds the open event streams: the kiosk page, a few hall screens and staff tabs need
-// a handful; a LAN client opening thousands must not slow every publish.
-const maxStreams = 64
 
 //go:embed assets
 var assets embed.FS
@@ -93,9 +127,12 @@ func New(k Kiosk, o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	s := &Server{k: k, o: o, log: o.Logger.With("component", "ui"), mux: http.NewServeMux()}
+	s := &Server{k: k, o: o, log: o.Logger.With("component", "ui"), mux: http.NewServeMux(),
+		kioskStreams: newStreamBudget(maxStreams, 0),
+		hallStreams:  newStreamBudget(maxStreams, maxStreamsPerClient),
+		lanStreams:   newStreamBudget(maxStreams, maxStreamsPerClient)}
 	s.mux.HandleFunc("GET /{$}", s.index)
-	s.mux.Handle("GET /static/", noCache(http.StripPrefix("/static/", http.FileServerFS(staticFS))))
+	s.mux.Handle("GET /static/", staticFiles())
 	s.mux.HandleFunc("GET /audio/{file}", s.audio)
 	s.mux.HandleFunc("GET /events", s.events)
 	s.mux.HandleFunc("GET /api/state", s.state)
@@ -119,23 +156,40 @@ func (s *Server) Handler() http.Handler { return localOnly(s.mux) }
 // kiosk's own page pass both checks.
 func localOnly(h http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
-	guarded := cop.Handler(h)
+	return hostGuard(cop.Handler(h), nil, "ui: this API answers only to an IP address or localhost")
+}
+
+// hostGuard refuses (421) a request whose Host is not an IP literal, localhost or one of names.
+func hostGuard(h http.Handler, names []string, refusal string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !ipOrLocalhost(r.Host) {
-			http.Error(w, "ui: this API answers only to an IP address or localhost", http.StatusMisdirectedRequest)
+		if !allowedHost(r.Host, names) {
+			http.Error(w, refusal, http.StatusMisdirectedRequest)
 			return
 		}
-		guarded.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
 
 // ipOrLocalhost reports whether a Host header names an IP literal or localhost.
-func ipOrLocalhost(host string) bool {
+func ipOrLocalhost(host string) bool { return allowedHost(host, nil) }
+
+// allowedHost reports whether a Host header names an IP literal, localhost or one of names
+// (compared without case and without a trailing dot, as DNS does).
+func allowedHost(host string, names []string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	return host == "localhost" || net.ParseIP(host) != nil
+	if host == "localhost" || net.ParseIP(host) != nil {
+		return true
+	}
+	host = strings.TrimSuffix(host, ".")
+	for _, n := range names {
+		if n = strings.TrimSuffix(n, "."); n != "" && strings.EqualFold(host, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // Listen binds Options.Addr; the caller learns the real address (port 0) from the listener.
@@ -150,11 +204,15 @@ func (s *Server) Listen() (net.Listener, error) {
 // Serve serves on l until ctx is done, then shuts down gracefully: open event streams are ended
 // (browsers reconnect to the next daemon) and other requests get a few seconds to finish.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	return serveHTTP(ctx, l, s.Handler(), s.log)
+	return serveHTTP(ctx, l, s.Handler(), s.log, s.o.Limits, nil)
 }
 
-// serveHTTP is Serve for any handler (the daemon's "starting…" front serves through it too).
-func serveHTTP(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
+// serveHTTP is Serve for any handler (the daemon's "starting…" front and the LAN listener serve
+// through it too), over TLS when tlsCfg is set. Every server gets lim's time-outs, so a client
+// that trickles a request body or never reads its answer is cut off, and lim's cap on open
+// connections per client address, counted on TCP connections before any TLS work.
+func serveHTTP(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger, lim Limits, tlsCfg *tls.Config) error {
+	lim = lim.withDefaults()
 	// Event streams never go idle, so Shutdown alone would wait for them: their requests derive
 	// from base, which is cancelled as soon as Shutdown starts.
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -162,11 +220,17 @@ func serveHTTP(ctx context.Context, l net.Listener, h http.Handler, log *slog.Lo
 	srv := &http.Server{
 		Handler:           h,
 		BaseContext:       func(net.Listener) context.Context { return base },
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(cancel)
+	l = connlimit.New(l, lim.ConnsPerClient)
+	if tlsCfg != nil {
+		l = tls.NewListener(l, tlsCfg)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	log.Info("serving", "addr", l.Addr().String())
@@ -194,6 +258,20 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", csp)
 	w.Header().Set("Cache-Control", "no-cache")
 	http.ServeFileFS(w, r, assets, "assets/index.html")
+}
+
+// staticFiles serves the embedded page code. A path the file system cannot even name (invalid
+// UTF-8 such as the overlong "%c0%ae%c0%ae" for "..") is simply not there: 404, not 500.
+func staticFiles() http.Handler {
+	files := noCache(http.StripPrefix("/static/", http.FileServerFS(staticFS)))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if name != "" && !fs.ValidPath(strings.TrimSuffix(name, "/")) {
+			http.NotFound(w, r)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 }
 
 // noCache makes the browser revalidate the page's code, so a daemon upgrade shows at the next load.

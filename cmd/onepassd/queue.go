@@ -100,6 +100,7 @@ func (qs *queueSetup) apply(o *ui.Options, lane *kiosk.Lane) {
 		return
 	}
 	o.Queue, o.Staff, o.Manual, o.Visits, o.Override = qs.q, qs.staff, lane, storeVisits{qs.db}, lane
+	o.LANHosts = qs.cfg.Staff.Hosts
 	qs.lane = lane
 	if p, ok := qs.printer.(*sim.PTYPrinter); ok {
 		o.Sim.Printer = simPrinter{p}
@@ -124,19 +125,21 @@ func (qs *queueSetup) start(ctx context.Context, srv *ui.Server, run func(func(c
 		return fmt.Errorf("[staff] listen: %w", err)
 	}
 	scheme := "http"
+	var tlsCfg *tls.Config
 	if qs.cfg.Staff.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(qs.cfg.Staff.TLSCert, qs.cfg.Staff.TLSKey)
 		if err != nil {
 			l.Close()
 			return fmt.Errorf("[staff] tls: %w", err)
 		}
-		l = tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		// ServeLANTLS puts TLS above its per-address connection cap.
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		scheme = "https"
 	} else {
 		qs.log.Warn("the staff console is on the LAN without TLS: PINs cross the network in clear; set [staff] tls_cert and tls_key")
 	}
 	qs.log.Info("staff console and hall screen on the LAN", "url", scheme+"://"+l.Addr().String()+"/staff")
-	run(func(ctx context.Context) error { return srv.ServeLAN(ctx, l) })
+	run(func(ctx context.Context) error { return srv.ServeLANTLS(ctx, l, tlsCfg) })
 	return nil
 }
 

@@ -22,6 +22,7 @@ const module = "onepass"
 var allowed = map[string][]string{
 	"device":                   nil,
 	"identity":                 nil,
+	"internal/connlimit":       nil, // the per-address connection cap of the hub's and the UI's listeners
 	"kiosk/broadcast":          nil,
 	"kiosk/policy":             nil,
 	"signing":                  nil,
@@ -44,8 +45,8 @@ var allowed = map[string][]string{
 	"kiosk/healthcode":         {"identity", "kiosk/policy", "signing"},
 	"kiosk/queue":              {"device", "kiosk/broadcast", "sync/store"},
 	"sync/client":              {"identity", "signing", "sync/keyfile", "sync/store", "sync/wire"},
-	"sync/hub":                 {"identity", "signing", "sync/internal/sqlitedb", "sync/keyfile", "sync/wire"},
-	"ui":                       {"device", "kiosk", "kiosk/policy", "kiosk/queue", "ui/api"},
+	"sync/hub":                 {"identity", "internal/connlimit", "signing", "sync/internal/sqlitedb", "sync/keyfile", "sync/wire"},
+	"ui":                       {"device", "internal/connlimit", "kiosk", "kiosk/policy", "kiosk/queue", "ui/api"},
 	"ui/api":                   {"device", "drivers/idcard/idcardsim"}, // the sim card request is idcardsim's own
 	"cmd/internal/config":      {"device", "kiosk", "kiosk/healthcode", "kiosk/policy", "kiosk/queue", "signing"},
 	"cmd/internal/selftest":    {"device", "sync/store"},

@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"onepass/internal/connlimit"
 )
 
 // Options tune a hub; the zero value is a production hub.
@@ -36,6 +38,12 @@ type Options struct {
 	DeviceCertValidity time.Duration
 	// ChunkBytes bounds one downstream chunk (default and maximum wire.MaxChunkBytes).
 	ChunkBytes int
+	// ConnsPerAddr caps the open connections from one client address (default 256): a hall's
+	// kiosks may share one NAT address, each holding a kept-alive connection or two.
+	ConnsPerAddr int
+	// ReadTimeout and WriteTimeout bound reading a whole request and writing a response
+	// (default 60s each); IdleTimeout a kept-alive connection between requests (default 2m).
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 }
 
 // Hub is an open hub data directory.
@@ -83,6 +91,14 @@ func Open(ctx context.Context, dir string, o Options) (*Hub, error) {
 	}
 	if o.ChunkBytes <= 0 || o.ChunkBytes > maxChunk {
 		o.ChunkBytes = maxChunk
+	}
+	if o.ConnsPerAddr <= 0 {
+		o.ConnsPerAddr = 256
+	}
+	for d, def := range map[*time.Duration]time.Duration{&o.ReadTimeout: time.Minute, &o.WriteTimeout: time.Minute, &o.IdleTimeout: 2 * time.Minute} {
+		if *d <= 0 {
+			*d = def
+		}
 	}
 	h := &Hub{dir: dir, w: w, r: r, keys: keys, log: o.Logger, now: o.Now, opt: o, seen: map[string]seenAt{}}
 	if err := h.ensureEpoch(ctx); err != nil {
@@ -134,14 +150,15 @@ func (h *Hub) ServeWith(ctx context.Context, l net.Listener, wrap func(http.Hand
 	}
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: min(10*time.Second, h.opt.ReadTimeout),
+		ReadTimeout:       h.opt.ReadTimeout,
+		WriteTimeout:      h.opt.WriteTimeout,
+		IdleTimeout:       h.opt.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	tl := tls.NewListener(l, h.TLSConfig())
+	// The cap counts TCP connections, under TLS, so an address over it costs no handshake.
+	tl := tls.NewListener(connlimit.New(l, h.opt.ConnsPerAddr), h.TLSConfig())
 	done := make(chan struct{})
 	defer close(done)
 	go func() {

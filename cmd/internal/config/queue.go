@@ -54,6 +54,7 @@ type Staff struct {
 	Listen       string      `toml:"listen"`
 	TLSCert      string      `toml:"tls_cert"`
 	TLSKey       string      `toml:"tls_key"`
+	Hosts        []string    `toml:"hosts"`      // names the LAN listener answers to besides IPs, localhost and tls_cert's names (DNS rebinding)
 	File         string      `toml:"staff_file"` // more [[staff]] entries, as `onepassctl staff add` writes them
 	LockoutAfter int         `toml:"lockout_after"`
 	LockoutFor   Duration    `toml:"lockout_for"`
@@ -188,6 +189,11 @@ func (c Config) validateQueue(bad func(key, format string, a ...any)) {
 	if s.Listen != "" {
 		if _, _, err := net.SplitHostPort(s.Listen); err != nil {
 			bad("staff.listen", "%q: want host:port, e.g. \"0.0.0.0:8443\"", s.Listen)
+		}
+	}
+	for _, h := range s.Hosts {
+		if h == "" || strings.ContainsAny(h, ":/ ") {
+			bad("staff.hosts", "%q: want a host name without port, e.g. \"kiosk3.hall.local\"", h)
 		}
 	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {

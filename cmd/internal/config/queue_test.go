@@ -71,6 +71,7 @@ pin_hash = "` + string(hash) + `"
 		{"staff counter", "[[staff.users]]\nid = \"7\"\nname = \"x\"\ncounter = \"99\"\npin_hash = \"" + string(hash) + "\"\n", `counter "99"`},
 		{"duplicate staff", "[[staff.users]]\nid = \"7\"\npin_hash = \"" + string(hash) + "\"\n[[staff.users]]\nid = \"7\"\npin_hash = \"" + string(hash) + "\"\n", "used twice"},
 		{"listen", "[staff]\nlisten = \"8443\"\n", "staff.listen"},
+		{"host with port", "[staff]\nhosts = [\"kiosk3.hall.local:8443\"]\n", "staff.hosts"},
 		{"tls pair", "[staff]\ntls_cert = \"/x.crt\"\n", "tls_key go together"},
 		{"lockout", "[staff]\nlockout_after = 0\n", "staff.lockout_after"},
 		{"missing staff file", "[staff]\nstaff_file = \"/nonexistent/staff.toml\"\n", "staff file"},
