@@ -143,7 +143,7 @@ func token() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// staffIDShape is what a staff ID may look like (the config's rule, and then some).
+// staffIDShape is what a staff ID may look like (config's rule for [staff] ids).
 var staffIDShape = regexp.MustCompile(`^[0-9A-Za-z_-]{1,16}$`)
 
 // idKey is the counter key of a presented staff ID. Whatever cannot be a staff ID, or is shaped
@@ -306,7 +306,7 @@ func (a *staffAuth) sweepSessions(now time.Time) {
 // address), so it does not tell whether an ID exists or is locked.
 func (a *staffAuth) refused() *queue.Error {
 	zh, en := fmt.Sprintf("%d 分钟", int(a.o.LockoutFor.Minutes())), fmt.Sprintf("%d min", int(a.o.LockoutFor.Minutes()))
-	if a.o.LockoutFor < time.Minute {
+	if a.o.LockoutFor%time.Minute != 0 {
 		zh, en = fmt.Sprintf("%d 秒", int(a.o.LockoutFor.Seconds())), fmt.Sprintf("%d s", int(a.o.LockoutFor.Seconds()))
 	}
 	return &queue.Error{Code: "bad_pin",
