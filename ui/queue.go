@@ -80,7 +80,7 @@ func (s *Server) routeQueue() {
 	s.lan.Handle("GET /static/", staticFiles())
 	s.lan.HandleFunc("GET /audio/{file}", s.audio)
 	s.lan.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/staff", http.StatusFound) })
-	s.staff = newStaffAuth(s.o.Staff)
+	s.staff = newStaffAuth(s.o.Staff, s.log)
 	s.routeStaff(both)
 
 	s.mux.HandleFunc("GET /api/queue", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, s.o.Queue.Board()) })

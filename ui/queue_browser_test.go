@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -129,28 +130,41 @@ func TestQueueBrowser(t *testing.T) {
 	hall.checkTexts(map[string]string{"#call-text": "请留意叫号"})
 	staff := tab(t, bctx, e.ts.URL+"/staff")
 	staff.wait(`document.body.dataset.view === 'login' && q('#login-counter').options.length === 4`)
-	for i := 1; i <= 3; i++ {
-		staff.set("#login-staff", "7")
-		staff.set("#login-pin", "1357")
+	const refused = "登录失败：工号或密码错误，或已锁定（连续错误 3 次锁定 5 分钟）"
+	login := func(id, pin string) {
+		t.Helper()
+		staff.eval(`q('#login-msg').textContent = ''`, nil)
+		staff.set("#login-staff", id)
+		staff.set("#login-pin", pin)
 		staff.click("#login-go")
-		if i < 3 {
-			staff.wait(fmt.Sprintf(`q('#login-msg').textContent === '工号或密码错误，还可尝试 %d 次'`, 3-i))
-		}
 	}
-	staff.wait(`q('#login-msg').dataset.kind === 'locked' && q('#login-msg').textContent.includes('已锁定')`)
-	staff.set("#login-staff", "7")
-	staff.set("#login-pin", testPIN)
-	staff.click("#login-go")
-	staff.wait(`q('#login-msg').textContent.startsWith('尝试次数过多，已锁定')`)
+	for i := 1; i <= 3; i++ {
+		login("7", "1357")
+		staff.wait(fmt.Sprintf(`q('#login-msg').textContent === %q && q('#login-msg').dataset.kind === 'error'`, refused))
+		if i == 1 {
+			// Too soon after a failure from this desk: the console counts the wait down, button off.
+			login("7", "1357")
+			staff.wait(`q('#login-msg').textContent === '登录失败次数过多，请 1 秒后再试' && q('#login-msg').dataset.kind === 'wait' && q('#login-go').disabled`)
+			var ratio float64
+			if staff.eval(`contrast('#login-msg')`, &ratio); ratio < 4.5 {
+				t.Errorf("the wait message: contrast %.2f:1, want >= 4.5:1", ratio)
+			}
+			staff.screenshot("staff-login-wait")
+			staff.wait(`!q('#login-go').disabled && q('#login-msg').textContent === '可以重新登录'`)
+		}
+		e.advance(time.Duration(1<<(i-1)) * time.Second) // this desk's wait: 1 s, 2 s, 4 s
+	}
+	// Locked: the right PIN is refused in the same words.
+	login("7", testPIN)
+	staff.wait(fmt.Sprintf(`q('#login-msg').textContent === %q`, refused))
 	if v := staff.view(); v != "login" {
 		t.Fatalf("locked-out staff got in: view %s", v)
 	}
+	e.advance(8 * time.Second)
 	staff.screenshot("staff-locked")
 
 	// Another member of staff logs in at counter 3 and sees the printer flagged.
-	staff.set("#login-staff", "8")
-	staff.set("#login-pin", testPIN)
-	staff.click("#login-go")
+	login("8", testPIN)
 	staff.wait(`document.body.dataset.view === 'console' && q('#me-counter').textContent === '3 号'`)
 	staff.wait(`q('#printer-alert').getClientRects().length > 0 && q('#printer-alert').textContent.includes('A001')`)
 	staff.wait(`q('#queues').tBodies[0].rows.length === 3 && q('#outbox').textContent === '4'`)

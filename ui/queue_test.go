@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -180,10 +181,11 @@ func (e *queueEnv) manual(method string) string {
 }
 
 type client struct {
-	t    *testing.T
-	base string
-	c    *http.Client
-	csrf string
+	t          *testing.T
+	base       string
+	c          *http.Client
+	csrf       string
+	retryAfter string // of the last answer
 }
 
 func (e *queueEnv) client() *client {
@@ -214,6 +216,7 @@ func (c *client) do(method, path string, body any, out any, hdr ...string) int {
 		c.t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	c.retryAfter = resp.Header.Get("Retry-After")
 	if out != nil {
 		json.NewDecoder(resp.Body).Decode(out)
 	}
@@ -326,17 +329,34 @@ func TestStaffLoginCSRFAndLockout(t *testing.T) {
 	if code := c.do("GET", "/staff/api/state", nil, &qe); code != 401 {
 		t.Errorf("state without login: %d", code)
 	}
-	// Wrong PINs: refused, then locked out, even with the right PIN.
-	for i, want := range []int{401, 401, 429, 429} {
+	// Wrong PINs: refused, then locked out, even with the right PIN. Every refusal reads the same;
+	// between two, this address waits 1 s, then 2 s, then 4 s (429 with Retry-After meanwhile).
+	var refusal queue.Error
+	for i, wait := range []string{"1", "2", "4", ""} {
 		pin := "0000"
 		if i == 3 {
 			pin = testPIN
 		}
-		if code := c.login("7", pin); code != want {
-			t.Fatalf("attempt %d: %d, want %d", i+1, code, want)
+		var qe queue.Error
+		if code := c.do("POST", "/staff/api/login", LoginRequest{Staff: "7", PIN: pin}, &qe); code != 401 || (i > 0 && qe != refusal) {
+			t.Fatalf("attempt %d: %d %+v, want 401 %+v", i+1, code, qe, refusal)
 		}
+		refusal = qe
+		if wait == "" {
+			break
+		}
+		if code := c.do("POST", "/staff/api/login", LoginRequest{Staff: "7", PIN: testPIN}, &qe); code != 429 || c.retryAfter != wait || qe.Code != "slow_down" {
+			t.Fatalf("right after attempt %d: %d, Retry-After %q, %+v; want 429 after %s s", i+1, code, c.retryAfter, qe, wait)
+		}
+		secs, _ := strconv.Atoi(wait)
+		e.advance(time.Duration(secs) * time.Second)
 	}
-	// Another member of staff is not locked by it; time ends the lock-out.
+	if refusal.Code != "bad_pin" || refusal.Zh != "登录失败：工号或密码错误，或已锁定（连续错误 3 次锁定 5 分钟）" {
+		t.Errorf("refusal: %+v", refusal)
+	}
+	// Another member of staff is not locked by it (once this address's 8 s are over); time ends
+	// the lock-out.
+	e.advance(8 * time.Second)
 	if code := e.client().login("8", testPIN); code != 200 {
 		t.Errorf("staff 8 login during 7's lock-out: %d", code)
 	}
@@ -347,7 +367,7 @@ func TestStaffLoginCSRFAndLockout(t *testing.T) {
 	if code := c.do("POST", "/staff/api/login", LoginRequest{Staff: "8", PIN: testPIN, Counter: "99"}, &qe); code != 400 || qe.Code != "unknown_counter" {
 		t.Errorf("login to a counter the hall does not have: %d %+v", code, qe)
 	}
-	if code := c.do("POST", "/staff/api/login", LoginRequest{Staff: "nobody", PIN: testPIN}, &qe); code != 401 || qe.Code != "bad_pin" {
+	if code := c.do("POST", "/staff/api/login", LoginRequest{Staff: "nobody", PIN: testPIN}, &qe); code != 401 || qe != refusal {
 		t.Errorf("unknown staff: %d %+v", code, qe)
 	}
 

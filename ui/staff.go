@@ -3,13 +3,18 @@ package ui
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,11 +44,39 @@ type StaffOptions struct {
 	LockoutFor   time.Duration // default 5m
 	SessionIdle  time.Duration // a session unused this long ends; default 30m
 	Now          func() time.Time
+	// Attempts keeps the failed-login counters where a restart cannot clear them (cmd/onepassd:
+	// the kiosk database); nil keeps them in memory only.
+	Attempts LoginAttempts
+}
+
+// LoginAttempt is one failed-login counter: per staff ID as presented (known or not) or per
+// client address. It never holds a PIN.
+type LoginAttempt struct {
+	Key    string    // "id:<staff ID>" or "ip:<client address>"
+	Failed int       // failures counted toward the lock-out
+	Until  time.Time // locked until; zero = not locked
+	Streak int       // an address's failures in a row: its next answer waits loginDelay(Streak)
+	Last   time.Time // the last failure; a counter not locked is forgotten LockoutFor after it
+}
+
+// LoginAttempts stores the failed-login counters across restarts.
+type LoginAttempts interface {
+	LoadLoginAttempts(ctx context.Context) ([]LoginAttempt, error)
+	// SaveLoginAttempts writes put and forgets the keys in del, all or none.
+	SaveLoginAttempts(ctx context.Context, put []LoginAttempt, del []string) error
 }
 
 const (
 	sessionCookie = "onepass_staff"
 	csrfHeader    = "X-CSRF-Token"
+
+	// maxLoginKeys bounds the counters kept (in memory and in the database): guesses at made-up
+	// IDs from many addresses cannot grow the table without limit. When full, the counter idle
+	// longest goes first, a running lock-out last.
+	maxLoginKeys = 1000
+	// maxLoginDelay caps the growing per-address delay (1 s, 2 s, 4 s, … after failures in a row).
+	maxLoginDelay = 30 * time.Second
+	saveTimeout   = 5 * time.Second
 )
 
 type session struct {
@@ -54,23 +87,26 @@ type session struct {
 	seen    time.Time
 }
 
-type attempts struct {
-	failed int
-	until  time.Time
-}
-
-// staffAuth holds sessions and failed attempts in memory: a restart logs everyone out, which
-// is the safe side.
+// staffAuth holds sessions in memory (a restart logs everyone out, the safe side) and failed
+// attempts in memory and, with StaffOptions.Attempts, in the database (a restart must not unlock).
 type staffAuth struct {
 	o        StaffOptions
+	log      *slog.Logger
 	users    map[string]StaffUser
-	mu       sync.Mutex
+	mu       sync.Mutex // sessions
 	sessions map[string]*session
-	fails    map[string]*attempts // by "id:<staff id>" and "ip:<address>"
-	dummy    []byte
+	// fmu guards the counters and orders their writes to o.Attempts; apart from mu, so a slow
+	// disk write does not hold up the console's requests.
+	fmu    sync.Mutex
+	fails  map[string]*LoginAttempt
+	dirty  map[string]bool // keys changed since the last save
+	loaded bool            // o.Attempts has been read
+	dummy  []byte
+	// compare checks a PIN against a hash (bcrypt; tests count the calls).
+	compare func(hash, pin []byte) error
 }
 
-func newStaffAuth(o StaffOptions) *staffAuth {
+func newStaffAuth(o StaffOptions, log *slog.Logger) *staffAuth {
 	if o.LockoutAfter <= 0 {
 		o.LockoutAfter = 5
 	}
@@ -83,12 +119,21 @@ func newStaffAuth(o StaffOptions) *staffAuth {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	a := &staffAuth{o: o, users: map[string]StaffUser{}, sessions: map[string]*session{}, fails: map[string]*attempts{}}
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &staffAuth{o: o, log: log, users: map[string]StaffUser{}, sessions: map[string]*session{},
+		fails: map[string]*LoginAttempt{}, dirty: map[string]bool{}, compare: bcrypt.CompareHashAndPassword}
+	cost := bcrypt.MinCost
 	for _, u := range o.Users {
 		a.users[u.ID] = u
+		if c, err := bcrypt.Cost([]byte(u.PINHash)); err == nil && c > cost {
+			cost = c
+		}
 	}
-	// An unknown ID still costs one bcrypt comparison, so timing does not tell which IDs exist.
-	a.dummy, _ = bcrypt.GenerateFromPassword([]byte("no such staff"), bcrypt.MinCost)
+	// An unknown ID costs one bcrypt comparison at the staff's own cost, so timing does not tell
+	// which IDs exist.
+	a.dummy, _ = bcrypt.GenerateFromPassword([]byte("no such staff"), cost)
 	return a
 }
 
@@ -98,37 +143,158 @@ func token() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// lockedFor reports how long key is still locked out; a.mu is held.
+// staffIDShape is what a staff ID may look like (config's rule for [staff] ids).
+var staffIDShape = regexp.MustCompile(`^[0-9A-Za-z_-]{1,16}$`)
+
+// idKey is the counter key of a presented staff ID. Whatever cannot be a staff ID, or is shaped
+// like a 15-digit personal ID number someone typed by mistake, is kept only as a 16-bit bucket
+// of its hash: the counter still works, but no ID number reaches the disk or the log.
+func idKey(id string) string {
+	if staffIDShape.MatchString(id) && !(len(id) == 15 && strings.Trim(id, "0123456789") == "") {
+		return "id:" + id
+	}
+	h := sha256.Sum256([]byte(id))
+	return "id:#" + hex.EncodeToString(h[:2])
+}
+
+// loginDelay is how long an address waits after streak failures in a row: 0, 1 s, 2 s, 4 s, …
+// up to maxLoginDelay.
+func loginDelay(streak int) time.Duration {
+	if streak <= 0 {
+		return 0
+	}
+	if streak > 6 {
+		return maxLoginDelay
+	}
+	return min(time.Second<<(streak-1), maxLoginDelay)
+}
+
+// load reads the stored counters once (again after a failed read); a.fmu is held.
+func (a *staffAuth) load(ctx context.Context) {
+	if a.loaded || a.o.Attempts == nil {
+		return
+	}
+	rows, err := a.o.Attempts.LoadLoginAttempts(ctx)
+	if err != nil {
+		a.log.Warn("staff login counters not read: lock-outs from before the restart are not known yet", "err", err)
+		return
+	}
+	a.loaded = true
+	for _, r := range rows {
+		if _, ok := a.fails[r.Key]; !ok {
+			a.fails[r.Key] = &r
+		}
+	}
+	for len(a.fails) > maxLoginKeys {
+		a.evict(a.o.Now())
+	}
+}
+
+// save writes the changed counters; a.fmu is held. A failed write is logged: the lock-out still
+// holds in memory.
+func (a *staffAuth) save(ctx context.Context) {
+	if len(a.dirty) == 0 {
+		return
+	}
+	var put []LoginAttempt
+	var del []string
+	for k := range a.dirty {
+		if f := a.fails[k]; f != nil {
+			put = append(put, *f)
+		} else {
+			del = append(del, k)
+		}
+	}
+	clear(a.dirty)
+	if a.o.Attempts == nil {
+		return
+	}
+	// The write finishes even if the client hangs up: a counter must not be lost with it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
+	if err := a.o.Attempts.SaveLoginAttempts(ctx, put, del); err != nil {
+		a.log.Warn("staff login counters not saved: a restart would forget them", "err", err)
+	}
+}
+
+func (a *staffAuth) forget(key string) {
+	delete(a.fails, key)
+	a.dirty[key] = true
+}
+
+// entry is key's counter, made (room made first) when there is none; a.fmu is held.
+func (a *staffAuth) entry(key string, now time.Time) *LoginAttempt {
+	f := a.fails[key]
+	if f == nil {
+		for len(a.fails) >= maxLoginKeys {
+			a.evict(now)
+		}
+		f = &LoginAttempt{Key: key, Last: now}
+		a.fails[key] = f
+	}
+	a.dirty[key] = true
+	return f
+}
+
+// evict forgets the counter idle longest, a running lock-out only when all are locked (then the
+// one ending first); a.fmu is held.
+func (a *staffAuth) evict(now time.Time) {
+	var victim *LoginAttempt
+	worse := func(f, v *LoginAttempt) bool { // f should go before v
+		fl, vl := now.Before(f.Until), now.Before(v.Until)
+		switch {
+		case fl != vl:
+			return !fl
+		case fl:
+			return f.Until.Before(v.Until)
+		default:
+			return f.Last.Before(v.Last)
+		}
+	}
+	for _, f := range a.fails {
+		if victim == nil || worse(f, victim) {
+			victim = f
+		}
+	}
+	if victim != nil {
+		a.forget(victim.Key)
+	}
+}
+
+// lockedFor reports how long key is still locked out; a.fmu is held.
 func (a *staffAuth) lockedFor(key string, now time.Time) time.Duration {
-	if f := a.fails[key]; f != nil && now.Before(f.until) {
-		return f.until.Sub(now)
+	if f := a.fails[key]; f != nil && now.Before(f.Until) {
+		return f.Until.Sub(now)
 	}
 	return 0
 }
 
-// fail counts a failed attempt; a.mu is held. It returns the attempts left before lock-out.
-func (a *staffAuth) fail(key string, limit int, now time.Time) int {
-	f := a.fails[key]
-	if f == nil || (!f.until.IsZero() && !now.Before(f.until)) {
-		f = &attempts{}
-		a.fails[key] = f
+// fail counts a failed attempt; a.fmu is held. It reports whether this attempt locked key.
+func (a *staffAuth) fail(key string, limit int, now time.Time) bool {
+	f := a.entry(key, now)
+	f.Failed++
+	f.Last = now
+	if f.Failed >= limit {
+		f.Until, f.Failed = now.Add(a.o.LockoutFor), 0
+		return true
 	}
-	f.failed++
-	if f.failed >= limit {
-		f.until, f.failed = now.Add(a.o.LockoutFor), 0
-		return 0
-	}
-	return limit - f.failed
+	return false
 }
 
-// sweep forgets expired lock-outs and idle sessions; a.mu is held. Called on each login, so the
-// tables stay as small as the staff and desks that really use them.
-func (a *staffAuth) sweep(now time.Time) {
+// sweepFails forgets ended lock-outs, and counters idle for LockoutFor (or their delay, if
+// longer); a.fmu is held. Called on each login, so the table stays as small as the IDs and desks
+// that really fail.
+func (a *staffAuth) sweepFails(now time.Time) {
 	for k, f := range a.fails {
-		if !f.until.IsZero() && !now.Before(f.until) {
-			delete(a.fails, k)
+		idle := now.Sub(f.Last) >= max(a.o.LockoutFor, loginDelay(f.Streak))
+		if f.Until.IsZero() && idle || !f.Until.IsZero() && !now.Before(f.Until) {
+			a.forget(k)
 		}
 	}
+}
+
+// sweepSessions forgets idle sessions; a.mu is held.
+func (a *staffAuth) sweepSessions(now time.Time) {
 	for k, s := range a.sessions {
 		if now.Sub(s.seen) > a.o.SessionIdle {
 			delete(a.sessions, k)
@@ -136,57 +302,113 @@ func (a *staffAuth) sweep(now time.Time) {
 	}
 }
 
-// login checks a PIN. It answers the session, or a refusal with the HTTP status to send.
-func (a *staffAuth) login(id, pin, counter, ip string) (*session, int, *queue.Error) {
+// refused is the one answer to every refused login (unknown ID, wrong PIN, locked ID, locked
+// address), so it does not tell whether an ID exists or is locked.
+func (a *staffAuth) refused() *queue.Error {
+	zh, en := fmt.Sprintf("%d 分钟", int(a.o.LockoutFor.Minutes())), fmt.Sprintf("%d min", int(a.o.LockoutFor.Minutes()))
+	if a.o.LockoutFor%time.Minute != 0 {
+		zh, en = fmt.Sprintf("%d 秒", int(a.o.LockoutFor.Seconds())), fmt.Sprintf("%d s", int(a.o.LockoutFor.Seconds()))
+	}
+	return &queue.Error{Code: "bad_pin",
+		Zh: fmt.Sprintf("登录失败：工号或密码错误，或已锁定（连续错误 %d 次锁定 %s）", a.o.LockoutAfter, zh),
+		En: fmt.Sprintf("login refused: wrong staff ID or PIN, or locked (%d wrong PINs in a row lock it for %s)", a.o.LockoutAfter, en)}
+}
+
+// slowDown answers a login that came before its address's delay had passed.
+func slowDown(wait time.Duration) *queue.Error {
+	s := retryAfter(wait)
+	return &queue.Error{Code: "slow_down", Zh: fmt.Sprintf("登录失败次数过多，请 %d 秒后再试", s),
+		En: fmt.Sprintf("too many failed logins from this address: try again in %d s", s)}
+}
+
+// retryAfter is wait in whole seconds, rounded up (the Retry-After header).
+func retryAfter(wait time.Duration) int { return int((wait + time.Second - 1) / time.Second) }
+
+// loginAnswer is the outcome of a login: a session, or a refusal with its HTTP status; wait is
+// the delay a 429 asks for; why says in the log what the answer does not.
+type loginAnswer struct {
+	s    *session
+	code int
+	err  *queue.Error
+	wait time.Duration
+	why  string
+}
+
+// login checks a PIN. Every failure is counted per presented ID (known or not) and per client
+// address; an address's failures in a row make it wait before its next try.
+func (a *staffAuth) login(ctx context.Context, id, pin, counter, ip string) loginAnswer {
 	now := a.o.Now()
-	idKey, ipKey := "id:"+id, "ip:"+ip
-	if _, known := a.users[id]; !known {
-		idKey = "id:?" // unknown IDs share one counter: random IDs cannot grow the table
-	}
+	idk, ipk := idKey(id), "ip:"+ip
 	ipLimit := 3 * a.o.LockoutAfter // a shared desk PC is not locked by one person's typos
-	a.mu.Lock()
-	a.sweep(now)
-	wait := max(a.lockedFor(idKey, now), a.lockedFor(ipKey, now))
-	if wait > 0 {
-		a.mu.Unlock()
-		mins := int(wait.Minutes()) + 1
-		return nil, http.StatusTooManyRequests, &queue.Error{Code: "locked",
-			Zh: fmt.Sprintf("尝试次数过多，已锁定，请 %d 分钟后再试", mins), En: fmt.Sprintf("too many failed attempts: locked, try again in %d min", mins)}
+	a.fmu.Lock()
+	a.load(ctx)
+	a.sweepFails(now)
+	if f := a.fails[ipk]; f != nil {
+		if wait := f.Last.Add(loginDelay(f.Streak)).Sub(now); wait > 0 {
+			// Not counted and not checked: a 429 costs no bcrypt work, and holds no goroutine.
+			a.save(ctx)
+			a.fmu.Unlock()
+			return loginAnswer{code: http.StatusTooManyRequests, err: slowDown(wait), wait: wait, why: "too_soon"}
+		}
 	}
+	locked := a.lockedFor(idk, now) > 0 || a.lockedFor(ipk, now) > 0
 	// Count the attempt before the slow hash check: guesses sent all at once must not all pass
-	// the lock-out check above before any of them has been counted.
-	left := a.fail(idKey, a.o.LockoutAfter, now)
-	if a.fail(ipKey, ipLimit, now) == 0 {
-		left = 0
+	// the lock-out and delay checks above before any of them has been counted.
+	var ipLocked bool
+	if !locked {
+		a.fail(idk, a.o.LockoutAfter, now)
+		ipLocked = a.fail(ipk, ipLimit, now)
 	}
-	a.mu.Unlock()
+	f := a.entry(ipk, now)
+	f.Streak++
+	f.Last = now
+	a.save(ctx)
+	a.fmu.Unlock()
+
 	u, known := a.users[id]
 	hash := a.dummy
-	if known {
+	if known && !locked {
 		hash = []byte(u.PINHash)
 	}
-	ok := bcrypt.CompareHashAndPassword(hash, []byte(pin)) == nil && known
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	// Locked or unknown, the same bcrypt work is done, and refused alike.
+	ok := a.compare(hash, []byte(pin)) == nil && known && !locked
 	if !ok {
-		if left == 0 {
-			return nil, http.StatusTooManyRequests, &queue.Error{Code: "locked",
-				Zh: fmt.Sprintf("工号或密码错误，已锁定 %d 分钟", int(a.o.LockoutFor.Minutes())), En: "wrong staff ID or PIN: locked out"}
+		why := "wrong_pin"
+		switch {
+		case locked:
+			why = "locked"
+		case !known:
+			why = "unknown_staff"
 		}
-		return nil, http.StatusUnauthorized, &queue.Error{Code: "bad_pin",
-			Zh: fmt.Sprintf("工号或密码错误，还可尝试 %d 次", left), En: fmt.Sprintf("wrong staff ID or PIN, %d attempts left", left)}
+		return loginAnswer{code: http.StatusUnauthorized, err: a.refused(), why: why}
 	}
-	// The right PIN: this attempt was not a failure after all.
-	delete(a.fails, idKey)
-	if f := a.fails[ipKey]; f != nil && f.failed > 0 {
-		f.failed--
+	// The right PIN: this attempt was not a failure after all, and the address's run ends.
+	a.fmu.Lock()
+	a.forget(idk)
+	if f := a.fails[ipk]; f != nil {
+		if ipLocked {
+			f.Until, f.Failed = time.Time{}, ipLimit-1
+		} else if f.Failed > 0 {
+			f.Failed--
+		}
+		f.Streak = 0
+		a.dirty[ipk] = true
+		if f.Failed == 0 && f.Until.IsZero() {
+			a.forget(ipk)
+		}
 	}
+	a.save(ctx)
+	a.fmu.Unlock()
+
 	if counter == "" {
 		counter = u.Counter
 	}
 	s := &session{key: token(), user: u, counter: counter, csrf: token(), seen: now}
+	a.mu.Lock()
+	a.sweepSessions(now)
 	a.sessions[s.key] = s
-	return s, http.StatusOK, nil
+	a.mu.Unlock()
+	return loginAnswer{s: s, code: http.StatusOK}
 }
 
 // session finds the live session of a request.
@@ -298,12 +520,18 @@ func (s *Server) staffLogin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, queue.Error{Code: "unknown_counter", Zh: "没有这个窗口", En: fmt.Sprintf("no counter %q in this hall", req.Counter)})
 		return
 	}
-	se, code, qe := s.staff.login(strings.TrimSpace(req.Staff), req.PIN, req.Counter, clientIP(r))
-	if qe != nil {
-		s.log.Warn("staff login refused", "staff", req.Staff, "remote", clientIP(r), "why", qe.Code)
-		writeJSON(w, code, qe)
+	staff := strings.TrimSpace(req.Staff)
+	ans := s.staff.login(r.Context(), staff, req.PIN, req.Counter, clientIP(r))
+	if ans.err != nil {
+		// The log names the ID as counted (never a typed ID number) and why: the answer does not.
+		s.log.Warn("staff login refused", "staff", strings.TrimPrefix(idKey(staff), "id:"), "remote", clientIP(r), "why", ans.why)
+		if ans.code == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfter(ans.wait)))
+		}
+		writeJSON(w, ans.code, ans.err)
 		return
 	}
+	se := ans.s
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: se.key, Path: "/staff", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	s.log.Info("staff logged in", "staff", se.user.ID, "counter", se.counter, "remote", clientIP(r))

@@ -88,6 +88,7 @@ func openQueue(ctx context.Context, cfg config.Config, db *store.Store, parts *k
 		qs.staff.Users = append(qs.staff.Users, ui.StaffUser{ID: u.ID, Name: u.Name, Counter: u.Counter, PINHash: u.PINHash})
 	}
 	qs.staff.LockoutAfter, qs.staff.LockoutFor, qs.staff.SessionIdle = cfg.Staff.LockoutAfter, cfg.Staff.LockoutFor.Duration, cfg.Staff.SessionIdle.Duration
+	qs.staff.Attempts = loginAttempts{db} // lock-outs survive a restart (stafflockout.go)
 	if parts.Scanner != nil {
 		parts.Scanner = &apptScanner{CodeScanner: parts.Scanner, qs: qs}
 	}

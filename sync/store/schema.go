@@ -167,4 +167,17 @@ ALTER TABLE visits ADD COLUMN overrides BLOB CHECK (overrides IS NULL OR length(
 ALTER TABLE visits ADD COLUMN note      TEXT NOT NULL DEFAULT ''; -- method staff: the reason code chosen at the console
 CREATE UNIQUE INDEX visits_overrides ON visits (overrides) WHERE overrides IS NOT NULL;
 `,
+	// 7: staff console lock-outs (ui/staff.go, see stafflockout.go): failed-login counters, lock
+	// ends and each address's run of failures, so a restart does not unlock an ID. Keys are staff
+	// IDs (not personal ID numbers) and client addresses; never a PIN. The console keeps the table
+	// bounded: rows go lockout_for after their last failure, and at most a fixed number are kept.
+	`
+CREATE TABLE staff_lockout (
+	key          TEXT    PRIMARY KEY,         -- "id:<staff ID as typed>" or "ip:<client address>"
+	failed       INTEGER NOT NULL DEFAULT 0,  -- failures counted toward the lock-out
+	locked_until INTEGER NOT NULL DEFAULT 0,  -- unix ms; 0 = not locked
+	streak       INTEGER NOT NULL DEFAULT 0,  -- an address's failures in a row (the growing delay)
+	last_at      INTEGER NOT NULL             -- the last failure, unix ms
+) WITHOUT ROWID;
+`,
 }

@@ -31,7 +31,7 @@ async function api(method, path, body) {
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
   let data = null;
   try { data = await res.json(); } catch (_) { /* 204 */ }
-  return { ok: res.ok, status: res.status, data };
+  return { ok: res.ok, status: res.status, data, retryAfter: parseInt(res.headers.get('Retry-After'), 10) || 0 };
 }
 
 function fillSelect(sel, items, keep) {
@@ -215,14 +215,38 @@ async function act(path, body, ok) {
   return r.data;
 }
 
+// After failed logins from this desk the kiosk answers 429 until a growing delay (1 s, 2 s, 4 s …
+// up to 30 s) has passed: count it down with the button off, so nobody types a PIN in vain.
+let loginWait = null;
+function waitToLogin(secs) {
+  clearInterval(loginWait);
+  let left = Math.max(1, secs);
+  const tick = () => {
+    if (left <= 0) {
+      clearInterval(loginWait); loginWait = null;
+      $('login-go').disabled = false;
+      say($('login-msg'), '可以重新登录', '');
+      return;
+    }
+    $('login-go').disabled = true;
+    say($('login-msg'), `登录失败次数过多，请 ${left} 秒后再试`, 'wait');
+    left--;
+  };
+  tick();
+  loginWait = setInterval(tick, 1000);
+}
+
 $('login-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   $('login-go').disabled = true;
+  say($('login-msg'), '');
   const r = await api('POST', '/staff/api/login', { staff: $('login-staff').value.trim(), pin: $('login-pin').value, counter: $('login-counter').value });
   $('login-go').disabled = false;
   $('login-pin').value = '';
+  if (r.status === 429) { waitToLogin(r.retryAfter); return; }
   if (!r.ok) {
-    say($('login-msg'), (r.data && r.data.zh) || ('登录失败 ' + r.status), r.status === 429 ? 'locked' : 'error');
+    // One text for every refusal (wrong PIN, unknown ID, locked): it does not say which.
+    say($('login-msg'), (r.data && r.data.zh) || ('登录失败 ' + r.status), 'error');
     return;
   }
   me = r.data;
