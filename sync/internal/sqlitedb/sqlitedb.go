@@ -60,7 +60,8 @@ const FileMode fs.FileMode = 0o600
 
 // createPrivate creates the database file FileMode before SQLite opens it: SQLite would create it
 // 0644 less the umask, and gives the -wal and -shm files the main file's mode (it chmods them to
-// it). A file left by an older build keeps its owner and group bits but loses the others'.
+// it). A file left by an older build keeps its owner and group bits but loses the others', where
+// this user may change them: that is a repair, and no reason to refuse a database that opens.
 func createPrivate(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
 	if err == nil {
@@ -74,9 +75,7 @@ func createPrivate(path string) error {
 		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o007 == 0 {
 			continue // missing, or not ours to change: SQLite says what is wrong with it
 		}
-		if err := os.Chmod(p, fi.Mode().Perm()&^0o007); err != nil {
-			return fmt.Errorf("restrict %s: %w", p, err)
-		}
+		os.Chmod(p, fi.Mode().Perm()&^0o007) // not the owner, a read-only medium: left as it is
 	}
 	return nil
 }
