@@ -73,14 +73,23 @@ func adminRun(ctx context.Context, dir string, args []string, stdout, stderr io.
 		return nil
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	h, err := hub.Open(ctx, dir, hub.Options{Logger: logger})
+	opts := hub.Options{Logger: logger}
+	var listen string
+	if cmd == "serve" {
+		// serve's flags tune the hub itself: parsed before it opens.
+		var err error
+		if listen, opts.MaxSkew, err = serveFlags(args[1:]); err != nil {
+			return err
+		}
+	}
+	h, err := hub.Open(ctx, dir, opts)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
 	switch cmd + " " + sub {
 	case "serve " + sub:
-		return serve(ctx, h, args[1:], stdout, logger)
+		return serve(ctx, h, listen, stdout, logger)
 	case "token " + sub:
 		return token(ctx, h, args[1:], stdout)
 	case "status set":
@@ -161,15 +170,25 @@ func initKeys(dir string, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func serve(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer, logger *slog.Logger) error {
+// serveFlags parses `serve [--listen ADDR] [--max-skew D]`. --max-skew is the kiosks' [trust]
+// max_skew, in the range the kiosk's configuration allows.
+func serveFlags(args []string) (listen string, maxSkew time.Duration, err error) {
 	fs := newFlags("serve")
-	listen := fs.String("listen", ":8443", "")
+	l := fs.String("listen", ":8443", "")
+	skew := fs.Duration("max-skew", hub.DefaultMaxSkew, "")
 	if err := parse(fs, args); err != nil {
-		return err
+		return "", 0, err
 	}
+	if *skew < time.Second || *skew > 24*time.Hour {
+		return "", 0, adminUsage(fmt.Sprintf("serve: --max-skew %s: want 1s–24h", *skew))
+	}
+	return *l, *skew, nil
+}
+
+func serve(ctx context.Context, h *hub.Hub, listen string, stdout io.Writer, logger *slog.Logger) error {
 	// Bind first: "serving" is said only once kiosks can connect, with the address really bound
 	// (the port of --listen :0 too).
-	l, err := net.Listen("tcp", *listen)
+	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

@@ -125,3 +125,23 @@ func TestServeSaysServingOnceBound(t *testing.T) {
 		t.Errorf("serve: %v", err)
 	}
 }
+
+// TestServeMaxSkew: --max-skew takes the kiosks' [trust] max_skew range (1s–24h); anything else
+// is a usage error before the hub opens or binds.
+func TestServeMaxSkew(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max-skew", "48h"}, "--max-skew 48h0m0s: want 1s–24h"},
+		{[]string{"--max-skew", "0s"}, "want 1s–24h"},
+		{[]string{"--max-skew", "soon"}, "invalid value"},
+	} {
+		if out, code := hubCmd(t, t.TempDir(), append([]string{"serve"}, tc.args...)...); code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("serve %v: exit %d\n%s", tc.args, code, out)
+		}
+	}
+	if l, skew, err := serveFlags([]string{"--max-skew", "10m", "--listen", ":9443"}); err != nil || l != ":9443" || skew != 10*time.Minute {
+		t.Errorf("serveFlags = %q %s %v", l, skew, err)
+	}
+}

@@ -19,7 +19,10 @@ Commands:
   init keys [--host NAME,IP,…]      create the root, device-CA, TLS, batch and platform keys;
                                     prints the root key for the kiosks' [trust] root
   root                              print the root key (base64 SubjectPublicKeyInfo DER)
-  serve [--listen ADDR]             serve kiosks over mutual TLS (default :8443)
+  serve [--listen ADDR] [--max-skew D]
+                                    serve kiosks over mutual TLS (default :8443); records dated
+                                    more than --max-skew (the kiosks' [trust] max_skew, default
+                                    2m) and a day ahead of the hub's clock are refused
   token --hall HALL [--lanes N] [--valid 24h]
                                     make a one-time enrollment token
   status set --id ID|- --status green|yellow|red|unknown [--type 10] [--reason TEXT] [--valid 24h]

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"onepass/device"
+	"onepass/drivers/camera"
 	"onepass/drivers/escpos/escpossim"
 	"onepass/drivers/sim"
 	"onepass/sync/client"
@@ -41,7 +42,11 @@ func (s simRig) ShowImage(b []byte) error {
 	if !ok {
 		return ui.WithStatus(http.StatusConflict, errors.New("the simulated camera takes no pictures (a [camera] driver is configured)"))
 	}
-	return shower.ShowImage(b)
+	err := shower.ShowImage(b)
+	if errors.Is(err, camera.ErrImageTooLarge) {
+		return ui.WithStatus(http.StatusRequestEntityTooLarge, err)
+	}
+	return err
 }
 
 func (s simRig) Fault(part string, h device.Health) error { return s.rig.Fault(part, h) }

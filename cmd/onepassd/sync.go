@@ -105,7 +105,7 @@ func (s *syncer) startSimHub(ctx context.Context) error {
 			return err
 		}
 	}
-	h, err := hub.Open(ctx, dir, hub.Options{Logger: s.base.With("part", "hub")})
+	h, err := hub.Open(ctx, dir, hub.Options{Logger: s.base.With("part", "hub"), MaxSkew: s.cfg.Trust.MaxSkew.Duration})
 	if err != nil {
 		return err
 	}

@@ -28,16 +28,24 @@ func ScanFile(ctx context.Context, dec *Decoder, path string) (FileResult, error
 	if st.IsDir() {
 		return FileResult{}, errors.New("is a folder")
 	}
+	// The header says the size before OpenCV decodes anything (MaxImagePixels). A file whose
+	// header is no image format it knows is tried as a video only.
+	_, err = CheckImageFile(path)
+	if err != nil && !errors.Is(err, ErrImageFormat) {
+		return FileResult{}, err
+	}
 	pipe := NewPipeline(dec)
 	defer pipe.Close()
-	img := gocv.IMRead(path, gocv.IMReadColor)
-	if !img.Empty() {
-		defer img.Close()
-		start := time.Now()
-		codes, err := pipe.Still(img)
-		return FileResult{Codes: codes, Frames: 1, Decode: time.Since(start)}, err
+	if err == nil {
+		img := gocv.IMRead(path, gocv.IMReadColor)
+		if !img.Empty() {
+			defer img.Close()
+			start := time.Now()
+			codes, err := pipe.Still(img)
+			return FileResult{Codes: codes, Frames: 1, Decode: time.Since(start)}, err
+		}
+		img.Close()
 	}
-	img.Close()
 	v, err := openVideo(path, false, false)
 	if err != nil {
 		return FileResult{}, errors.New("neither an image nor a video OpenCV can read")

@@ -212,6 +212,9 @@ func (s *folderSource) Read(ctx context.Context, m *gocv.Mat) (bool, error) {
 		case len(s.pending) > 0:
 			name := s.pending[0]
 			s.pending = s.pending[1:]
+			if _, err := CheckImageFile(filepath.Join(s.dir, name)); err != nil {
+				return false, fmt.Errorf("folder: %s: %w", name, err)
+			}
 			img := gocv.IMRead(filepath.Join(s.dir, name), gocv.IMReadColor)
 			if img.Empty() {
 				img.Close()

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,8 +60,13 @@ func (c *FolderCamera) Show(text string) {
 	}
 }
 
-// ShowImage holds a picture (PNG, JPEG, WebP…) in front of the camera.
+// ShowImage holds a picture (PNG, JPEG, WebP…) in front of the camera. Its header is checked
+// first: a picture over camera.MaxImagePixels is an *camera.ImageSizeError (ErrImageTooLarge),
+// never decoded.
 func (c *FolderCamera) ShowImage(b []byte) error {
+	if _, err := camera.CheckImage(bytes.NewReader(b)); err != nil {
+		return err
+	}
 	m, err := gocv.IMDecode(b, gocv.IMReadColor)
 	if err != nil || m.Empty() {
 		return errors.New("not an image OpenCV can read")

@@ -44,7 +44,14 @@ type Options struct {
 	// ReadTimeout and WriteTimeout bound reading a whole request and writing a response
 	// (default 60s each); IdleTimeout a kept-alive connection between requests (default 2m).
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxSkew is how far a kiosk's clock may run ahead of the hub's (the kiosks' [trust] max_skew;
+	// default DefaultMaxSkew). A record dated more than MaxSkew and a day after the hub's clock is
+	// refused.
+	MaxSkew time.Duration
 }
+
+// DefaultMaxSkew is Options.MaxSkew's default, the kiosks' default [trust] max_skew.
+const DefaultMaxSkew = 2 * time.Minute
 
 // Hub is an open hub data directory.
 type Hub struct {
@@ -91,6 +98,9 @@ func Open(ctx context.Context, dir string, o Options) (*Hub, error) {
 	}
 	if o.ChunkBytes <= 0 || o.ChunkBytes > maxChunk {
 		o.ChunkBytes = maxChunk
+	}
+	if o.MaxSkew <= 0 {
+		o.MaxSkew = DefaultMaxSkew
 	}
 	if o.ConnsPerAddr <= 0 {
 		o.ConnsPerAddr = 256

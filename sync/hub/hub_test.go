@@ -319,7 +319,8 @@ func TestIngest(t *testing.T) {
 	}
 	ticket := rec(uuid.NewString(), func(r *wire.Record) { r.Kind, r.Visit, r.Body = "ticket", nil, json.RawMessage(`{"event":"issued"}`) })
 	staff := rec(uuid.NewString(), staffDecision)
-	recs = append(recs, rec(ok1, nil), rec(ok2, nil), rec(ok1, nil), ticket, staff)
+	first := rec(ok1, nil)
+	recs = append(recs, first, rec(ok2, nil), first, ticket, staff) // ok1 twice as sent: a retry within the batch
 	ack, err := h.Ingest(bg, "d-1", recs)
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,12 @@ func Write(path string, b []byte) error {
 	if err != nil {
 		return fmt.Errorf("keyfile: %w", err)
 	}
-	_, err = f.Write(b)
+	// A temporary file left by a crash keeps its old mode through O_TRUNC: set it, whatever the
+	// umask or the leftover.
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(b)
+	}
 	if err == nil {
 		err = f.Sync()
 	}

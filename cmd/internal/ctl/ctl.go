@@ -34,7 +34,8 @@ Commands:
                                   sensor sees the cooler forehead; the screen shows C)
   sim leave                       the person steps away
   sim code TEXT                   show a QR code with this text to the simulated camera
-  sim code --image FILE           show a picture (a printed code, a phone screen) to the simulated camera
+  sim code --image FILE           show a picture (a printed code, a phone screen) to the simulated camera;
+                                  at most 4096×4096 pixels (16 Mpx), else refused (413) with its size
   sim set-status --id ID --status green|yellow|red|unknown
                                   the simulated platform sets a person's status
   sim fault PART ok|degraded|down [REASON]
@@ -47,7 +48,9 @@ Commands:
   scan FILE… [--json] [--models DIR|none]
                                   decode the QR codes in still images or videos with the kiosk
                                   camera's pipeline (no daemon needed): one line per file with the
-                                  texts and the decode time; --json: {"file","codes","ms"} per line
+                                  texts and the decode time; --json: {"file","codes","ms"} per line;
+                                  an image over 4096×4096 pixels (16 Mpx) is reported with its size,
+                                  not decoded, and the exit status is 1
   trust import FILE [--config FILE] [--data DIR]
                                   store a signed trust list of health-code issuers, checked against
                                   the pinned [trust] root key (no daemon needed)

@@ -6,8 +6,11 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -37,6 +40,9 @@ func DSN(path string, busy time.Duration, extra ...string) string {
 // OpenWriter opens the one writer connection (BEGIN IMMEDIATE): writes queue in Go rather than
 // racing for SQLite's write lock and failing with SQLITE_BUSY.
 func OpenWriter(path string, busy time.Duration, extra ...string) (*sql.DB, error) {
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
 	w, err := sql.Open("sqlite3", DSN(path, busy, append([]string{"_txlock=immediate"}, extra...)...))
 	if err != nil {
 		return nil, err
@@ -46,6 +52,32 @@ func OpenWriter(path string, busy time.Duration, extra ...string) (*sql.DB, erro
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	return w, nil
+}
+
+// FileMode is the mode of a database file and of its -wal and -shm files: they hold person keys,
+// sealed IDs and masked names, for the owner only.
+const FileMode fs.FileMode = 0o600
+
+// createPrivate creates the database file FileMode before SQLite opens it: SQLite would create it
+// 0644 less the umask, and gives the -wal and -shm files the main file's mode (it chmods them to
+// it). A file left by an older build keeps its owner and group bits but loses the others', where
+// this user may change them: that is a repair, and no reason to refuse a database that opens.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o007 == 0 {
+			continue // missing, or not ours to change: SQLite says what is wrong with it
+		}
+		os.Chmod(p, fi.Mode().Perm()&^0o007) // not the owner, a read-only medium: left as it is
+	}
+	return nil
 }
 
 // OpenReaders opens a pool of n query-only connections, which WAL lets read while the writer

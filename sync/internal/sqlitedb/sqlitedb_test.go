@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -82,5 +84,47 @@ func TestMigrateAndInTx(t *testing.T) {
 	}
 	if _, err := r.ExecContext(ctx, `INSERT INTO a (v) VALUES (3)`); err == nil {
 		t.Error("a reader connection wrote")
+	}
+}
+
+// TestFileModes: the database and its -wal and -shm files are the owner's whatever the umask, and
+// a file an older build left readable by others loses the others' bits. Not parallel: the umask
+// is the process's.
+func TestFileModes(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	ctx := context.Background()
+	dir := t.TempDir()
+	leftover := filepath.Join(dir, "old.db")
+	if err := os.WriteFile(leftover, nil, 0o664); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path string
+		want       os.FileMode
+	}{
+		{"new database", filepath.Join(dir, "new.db"), 0o600},
+		{"database left 0664", leftover, 0o660},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, err := OpenWriter(tc.path, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			// A write makes the -wal and the -shm.
+			if _, err := w.ExecContext(ctx, `CREATE TABLE a (v INTEGER); INSERT INTO a VALUES (1)`); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []string{tc.path, tc.path + "-wal", tc.path + "-shm"} {
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := fi.Mode().Perm(); got != tc.want {
+					t.Errorf("%s: mode %04o, want %04o", filepath.Base(p), got, tc.want)
+				}
+			}
+		})
 	}
 }

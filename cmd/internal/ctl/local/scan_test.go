@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"onepass/cmd/internal/ctl"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"onepass/drivers/camera"
+	"onepass/drivers/camera/camtest"
 )
 
 func writeCode(t *testing.T, path, text string) {
@@ -91,5 +93,20 @@ func TestScanCommand(t *testing.T) {
 	}
 	if err := scanCommand([]string{"--models", filepath.Join(dir, "no-models"), ascii}, &out); err == nil {
 		t.Error("a models folder without the model files was accepted")
+	}
+}
+
+// TestScanRefusesHugeImage: `onepassctl scan` sizes an image by its header before decoding it; a
+// tiny PNG claiming 16000×16000 pixels is reported with its size and the exit status is 1.
+func TestScanRefusesHugeImage(t *testing.T) {
+	dir := t.TempDir()
+	huge := filepath.Join(dir, "huge.png")
+	if err := os.WriteFile(huge, camtest.PNGClaiming(16000, 16000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := scanCommand([]string{huge, "--models", "none"}, &out)
+	if !errors.Is(err, errScanFailed) || !strings.Contains(out.String(), "huge.png\terror: image of 16000×16000 pixels is over the limit") {
+		t.Errorf("scan: %v\n%s", err, out.String())
 	}
 }
