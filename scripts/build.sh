@@ -194,7 +194,8 @@ run_bin() {
       prefix=$(cat "$out/.sysroot-$arch")
       libs="$prefix/usr/lib/$tri:$prefix/lib/$tri:$prefix/usr/lib"
     fi
-    QEMU_LD_PREFIX="$prefix" LD_LIBRARY_PATH="$libs" "$qemu" "$@"
+    # A hang under emulation must fail the build, not stop it forever.
+    QEMU_LD_PREFIX="$prefix" LD_LIBRARY_PATH="$libs" timeout 600 "$qemu" "$@"
   fi
 }
 
@@ -205,8 +206,20 @@ smoke_test() {
   say "smoke test $arch: onepassd --version"
   got=$(run_bin "$arch" "$dir/onepassd" --version)
   [ "$got" = "onepassd $VERSION" ] || { say "onepassd --version printed '$got', want 'onepassd $VERSION'"; return 1; }
-  say "smoke test $arch: onepassctl selftest --sim"
-  run_bin "$arch" "$dir/onepassctl" selftest --sim --data "$data" --config /dev/null
+  if [ "$arch" = "$host_arch" ]; then
+    say "smoke test $arch: onepassctl selftest --sim"
+    run_bin "$arch" "$dir/onepassctl" selftest --sim --data "$data" --config /dev/null
+  else
+    # onepassctl hands selftest to onepassd; under qemu-user the emulator's fork of a
+    # multi-threaded Go process can hang before exec (seen: a child parked in a futex for
+    # 20 min), so the foreign build runs both halves separately. The hand-over itself is
+    # the same code on both architectures and is tested natively.
+    say "smoke test $arch: onepassctl version"
+    got=$(run_bin "$arch" "$dir/onepassctl" version)
+    [ "$got" = "onepassctl $VERSION" ] || { say "onepassctl version printed '$got', want 'onepassctl $VERSION'"; return 1; }
+    say "smoke test $arch: onepassd onepassctl-local selftest --sim"
+    run_bin "$arch" "$dir/onepassd" onepassctl-local selftest --sim --data "$data" --config /dev/null
+  fi
 }
 
 # Sourced (scripts/buildenv_test.go): the functions only.
