@@ -45,6 +45,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if ctl.Local(fs.Args()) {
+		if *data != "" {
+			// The global --data names the daemon's socket; a local command reads its own --data.
+			return ctl.Exit(usageError{Msg: fmt.Sprintf("%s works without the daemon: put --data after the command (onepassctl %s … --data DIR)", fs.Arg(0), fs.Arg(0))}, stderr)
+		}
 		return runLocal(fs.Args(), os.Stdin, stdout, stderr) // exec.go
 	}
 	c, err := api.New(target(*addr, *socket, *data, os.Getenv("ONEPASS_ADDR"), socketExists))

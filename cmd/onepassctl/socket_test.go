@@ -73,3 +73,12 @@ func TestSocketFlags(t *testing.T) {
 		t.Errorf("absent socket: exit %d %q, want 1 naming %s", code, out.String(), missing)
 	}
 }
+
+// TestDataBeforeLocalCommand: the global --data picks the daemon's socket; before a command that
+// runs without the daemon it would be silently ignored, so it is refused with where to put it.
+func TestDataBeforeLocalCommand(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"--data", "/srv/kiosk", "sync", "requeue"}, &out, &out); code != 2 || !strings.Contains(out.String(), "put --data after the command") {
+		t.Errorf("exit %d\n%s", code, out.String())
+	}
+}
