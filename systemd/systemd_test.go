@@ -146,7 +146,7 @@ func TestUnitDirectives(t *testing.T) {
 	d := unit(t, "onepassd.service")
 	want := map[string]string{
 		"Type": "notify", "WatchdogSec": "30", "Restart": "on-failure", "User": "onepass",
-		"StateDirectory": "onepass", "ProtectSystem": "strict", "PrivateTmp": "yes", "NoNewPrivileges": "yes",
+		"StateDirectory": "onepass", "RuntimeDirectory": "onepass", "RuntimeDirectoryMode": "0750", "ProtectSystem": "strict", "PrivateTmp": "yes", "NoNewPrivileges": "yes",
 		"DevicePolicy": "closed", "CapabilityBoundingSet": "", "ExecStart": "/usr/bin/onepassd --config /etc/onepass/onepassd.toml",
 	}
 	for k, v := range want {

@@ -11,7 +11,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,11 +35,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("onepassctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, ctl.Usage) }
-	def := os.Getenv("ONEPASS_ADDR")
-	if def == "" {
-		def = api.DefaultAddr
-	}
-	addr := fs.String("addr", def, "")
+	addr := fs.String("addr", "", "")
+	socket := fs.String("socket", "", "")
+	data := fs.String("data", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -45,13 +45,44 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if ctl.Local(fs.Args()) {
+		if *data != "" {
+			// The global --data names the daemon's socket; a local command reads its own --data.
+			return ctl.Exit(usageError{Msg: fmt.Sprintf("%s works without the daemon: put --data after the command (onepassctl %s … --data DIR)", fs.Arg(0), fs.Arg(0))}, stderr)
+		}
 		return runLocal(fs.Args(), os.Stdin, stdout, stderr) // exec.go
 	}
-	c, err := api.New(*addr)
+	c, err := api.New(target(*addr, *socket, *data, os.Getenv("ONEPASS_ADDR"), socketExists))
 	if err != nil {
 		return ctl.Exit(err, stderr)
 	}
 	return ctl.Exit(dispatch(context.Background(), c, fs.Args(), stdout), stderr)
+}
+
+// target is where the daemon is reached, first match wins: --addr URL (HTTP, as before sockets);
+// --socket PATH; --data DIR, whose onepassd.sock a daemon run with --sim serves; $ONEPASS_ADDR;
+// the packaged daemon's socket when it is there; else HTTP on the default address, so a daemon
+// without a socket is still reached.
+func target(addr, socket, data, env string, exists func(string) bool) string {
+	switch {
+	case addr != "":
+		return addr
+	case socket != "":
+		return "unix:" + socket
+	case data != "":
+		return "unix:" + filepath.Join(data, api.SocketName)
+	case env != "":
+		return env
+	case exists(api.DefaultSocket):
+		return "unix:" + api.DefaultSocket
+	}
+	return api.DefaultAddr
+}
+
+// socketExists reports whether path is there for this user: a socket behind a directory it may
+// not enter counts as absent, and HTTP is tried instead.
+func socketExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().Type() == fs.ModeSocket
 }
 
 func dispatch(ctx context.Context, c *api.Client, args []string, stdout io.Writer) error {

@@ -33,12 +33,17 @@ var version = "dev"
 
 const usage = `onepassd — the onepass kiosk daemon
 
-Usage: onepassd [--config FILE] [--data DIR] [--listen ADDR] [--sim]
+Usage: onepassd [--config FILE] [--data DIR] [--listen ADDR] [--socket PATH] [--sim]
 
 Flags:
   --config FILE  TOML configuration (default %s; optional unless given)
   --data DIR     data directory holding onepass.db and keys (overrides "data", default /var/lib/onepass)
-  --listen ADDR  address of the kiosk screen and local API (overrides "listen", default 127.0.0.1:8080)
+  --listen ADDR  address of the kiosk screen and local API (overrides "listen", default 127.0.0.1:8080);
+                 loopback only (127.0.0.1, ::1, localhost): the API has no login. The staff
+                 console and hall screen reach the LAN through [staff] listen
+  --socket PATH  Unix socket of the local API for onepassctl (default /run/onepass/onepassd.sock,
+                 with --sim DIR/onepassd.sock in the data directory): mode 0660, group onepass.
+                 A default one that cannot be created leaves the API on HTTP alone
   --sim          simulate every part the configuration does not name explicitly, and run an
                  embedded hub (the platform, over HTTPS with mutual TLS on loopback) unless
                  [sync] hub names a real one; drive it with "onepassctl sim …"
@@ -61,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "")
 	data := fs.String("data", "", "")
 	listen := fs.String("listen", "", "")
+	socket := fs.String("socket", "", "")
 	simulate := fs.Bool("sim", false, "")
 	showVersion := fs.Bool("version", false, "")
 	if err := fs.Parse(args); err != nil {
@@ -79,13 +85,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if *listen != "" {
+		if err := config.LoopbackListen(*listen); err != nil {
+			fmt.Fprintln(stderr, "onepassd: refusing to start: --listen:", err)
+			return 2
+		}
 		cfg.Listen = *listen
 	}
 	logger := newLogger(stderr, cfg.LogLevel)
 	slog.SetDefault(logger) // drivers log through the default logger; keep one format on stderr
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := serve(ctx, cfg, *simulate, stdout, logger); err != nil {
+	sock, explicit := socketPath(*socket, *simulate, cfg.Data)
+	if err := serve(ctx, cfg, *simulate, socketFlag{sock, explicit}, stdout, logger); err != nil {
 		logger.Error("onepassd stopped", "err", err)
 		return 1
 	}
@@ -99,7 +110,7 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 }
 
 // serve assembles the kiosk and runs it until ctx is done.
-func serve(ctx context.Context, cfg config.Config, simulate bool, stdout io.Writer, logger *slog.Logger) error {
+func serve(ctx context.Context, cfg config.Config, simulate bool, sock socketFlag, stdout io.Writer, logger *slog.Logger) error {
 	clock := clockwork.NewRealClock()
 	started := clock.Now()
 	kcfg := cfg.Kiosk()
@@ -114,9 +125,20 @@ func serve(ctx context.Context, cfg config.Config, simulate bool, stdout io.Writ
 	if err != nil {
 		return err
 	}
+	// The socket next: a second daemon on it stops here, before it opens any device.
+	sl, err := listenSocket(sock.path, sock.explicit, logger)
+	if err != nil {
+		l.Close()
+		return err
+	}
 	front := ui.NewStarting(version, logger)
 	ctx, run, wait := lifecycle(ctx, sdNotify)
 	run(func(ctx context.Context) error { return front.Serve(ctx, l) })
+	var sockFront *ui.Starting
+	if sl != nil {
+		sockFront = ui.NewStarting(version, logger)
+		run(func(ctx context.Context) error { return sockFront.Serve(ctx, sl) })
+	}
 
 	db, logHealth := openStore(ctx, cfg.Data, logger)
 	if db != nil {
@@ -174,9 +196,14 @@ func serve(ctx context.Context, cfg config.Config, simulate bool, stdout io.Writ
 	qs.apply(&uo, lane) // queue tickets, staff console, hall screen (queue.go)
 	srv := ui.New(lane, uo)
 	front.Ready(srv.Handler())
+	sockName := ""
+	if sockFront != nil {
+		sockFront.Ready(srv.SocketHandler())
+		sockName = sl.Addr().String()
+	}
 	url := "http://" + l.Addr().String() + "/"
 	fmt.Fprintln(stdout, "onepass kiosk screen:", url)
-	logger.Info("onepassd started", "version", version, "url", url, "data", cfg.Data, "sim", simulate)
+	logger.Info("onepassd started", "version", version, "url", url, "socket", sockName, "data", cfg.Data, "sim", simulate)
 
 	run(lane.Run)
 	run(syn.run)

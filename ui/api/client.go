@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,8 +15,15 @@ import (
 	"time"
 )
 
-// DefaultAddr is onepassd's local API when neither --addr nor $ONEPASS_ADDR says otherwise.
+// DefaultAddr is onepassd's local API over HTTP, when no socket is found and neither --addr nor
+// $ONEPASS_ADDR says otherwise.
 const DefaultAddr = "http://127.0.0.1:8080"
+
+// DefaultSocket is onepassd's Unix socket (group onepass, mode 0660) when --socket does not move it.
+const DefaultSocket = "/run/onepass/onepassd.sock"
+
+// SocketName is the socket's file name in the data directory, where onepassd --sim puts it.
+const SocketName = "onepassd.sock"
 
 // Timeouts of the calls: most answer at once; enrollment and a sync round talk to the hub.
 const (
@@ -41,8 +49,9 @@ func (e *HTTPError) Error() string { return fmt.Sprintf("onepassd: %s: %s", e.St
 
 // Client calls onepassd's local API. Its methods are safe for concurrent use.
 type Client struct {
-	base string // scheme://host[:port], no trailing slash
-	hc   *http.Client
+	base   string // scheme://host[:port], no trailing slash
+	socket string // the Unix socket's path; "" over TCP
+	hc     *http.Client
 }
 
 // New returns a client of the daemon at addr: "http://HOST:PORT" (the --addr flag), or
@@ -50,14 +59,14 @@ type Client struct {
 func New(addr string) (*Client, error) {
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		if path == "" {
-			return nil, errors.New("api: unix: needs a socket path, e.g. unix:/run/onepass/api.sock")
+			return nil, errors.New("api: unix: needs a socket path, e.g. unix:" + DefaultSocket)
 		}
 		var d net.Dialer
 		tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return d.DialContext(ctx, "unix", path)
 		}}
 		// The Host is localhost: the API refuses DNS names (see ui's localOnly).
-		return &Client{base: "http://localhost", hc: &http.Client{Transport: tr}}, nil
+		return &Client{base: "http://localhost", socket: path, hc: &http.Client{Transport: tr}}, nil
 	}
 	u, err := url.Parse(strings.TrimRight(addr, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -66,8 +75,13 @@ func New(addr string) (*Client, error) {
 	return &Client{base: u.String(), hc: &http.Client{}}, nil
 }
 
-// Addr returns the address the client calls, for messages.
-func (c *Client) Addr() string { return c.base }
+// Addr returns the address the client calls, for messages: the URL, or unix:PATH.
+func (c *Client) Addr() string {
+	if c.socket != "" {
+		return "unix:" + c.socket
+	}
+	return c.base
+}
 
 // call sends body (JSON unless it is []byte) and decodes a JSON answer into out (nil: none).
 func (c *Client) call(ctx context.Context, timeout time.Duration, method, path string, body, out any) error {
@@ -93,7 +107,7 @@ func (c *Client) call(ctx context.Context, timeout time.Duration, method, path s
 	req.Header.Set("Content-Type", ctype)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach onepassd at %s (is it running? see --addr): %w", c.base, err)
+		return c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -113,6 +127,18 @@ func (c *Client) call(ctx context.Context, timeout time.Duration, method, path s
 		return fmt.Errorf("onepassd answered %s with something else than JSON: %w", path, err)
 	}
 	return nil
+}
+
+// unreachable says which socket or URL was tried, and what usually fixes it.
+func (c *Client) unreachable(err error) error {
+	if c.socket == "" {
+		return fmt.Errorf("cannot reach onepassd at %s (is it running? see --addr): %w", c.base, err)
+	}
+	hint := "is it running? see --socket, or --addr URL for HTTP"
+	if errors.Is(err, fs.ErrPermission) {
+		hint = "permission denied: add this user to group onepass (then log in again), or run as root"
+	}
+	return fmt.Errorf("cannot reach onepassd on socket %s (%s): %w", c.socket, hint, err)
 }
 
 // answerError turns a refusal into the error a technician reads: a queue refusal with its texts,

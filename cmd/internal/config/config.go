@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -199,6 +200,8 @@ func (c Config) Validate() error {
 	}
 	if c.Listen == "" {
 		bad("listen", "must not be empty")
+	} else if err := LoopbackListen(c.Listen); err != nil {
+		bad("listen", "%v", err)
 	}
 	if c.Data == "" {
 		bad("data", "must not be empty")
@@ -305,6 +308,25 @@ func (c Config) Validate() error {
 	}
 	c.validateQueue(bad)
 	return errors.Join(errs...)
+}
+
+// LoopbackListen refuses an address for the local API that is not on loopback: the API's
+// state-changing routes (/api/tickets, /api/sync, /api/sim) have no login, which is safe only while
+// nothing but this machine can reach them. "localhost" is the one host name accepted (a name
+// resolving elsewhere would put the API on the LAN).
+func LoopbackListen(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: want host:port, e.g. \"127.0.0.1:8080\"", addr)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%q is not a loopback address (127.0.0.1, ::1 or localhost): the local API has no login; "+
+		"to reach the staff console and hall screen from the LAN, set [staff] listen (e.g. \"0.0.0.0:8443\") instead", addr)
 }
 
 func (c Config) parts() map[string]map[string]any {

@@ -27,7 +27,7 @@ func TestParse(t *testing.T) {
 		name, text, errHas string
 	}{
 		{"full", `
-listen = "0.0.0.0:9000"
+listen = "127.0.0.1:9000"
 [lane]
 id = "east-2"
 show_seconds = 3

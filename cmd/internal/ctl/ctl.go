@@ -12,7 +12,7 @@ import (
 // Usage is onepassctl's help.
 const Usage = `onepassctl — control and inspect a onepass kiosk
 
-Usage: onepassctl [--addr URL] COMMAND [ARGS]
+Usage: onepassctl [--socket PATH | --data DIR | --addr URL] COMMAND [ARGS]
 
 Commands:
   status                          the daemon's version and uptime, the lane's state, the health of
@@ -79,8 +79,13 @@ Commands:
                                   change the simulated ticket printer
   version                         print the version
 
-Flags:
-  --addr URL   onepassd's local API (default $ONEPASS_ADDR or http://127.0.0.1:8080)
+Flags (where the daemon is reached; the first one that applies wins):
+  --addr URL     onepassd's local API over HTTP, e.g. http://127.0.0.1:8080
+  --socket PATH  onepassd's Unix socket (onepassd --socket PATH)
+  --data DIR     the socket of a daemon run with --sim --data DIR: DIR/onepassd.sock
+  (none)         $ONEPASS_ADDR when set (a URL, or unix:PATH); else /run/onepass/onepassd.sock
+                 when it exists (group onepass: add yourself to it, or use sudo); else
+                 http://127.0.0.1:8080
 
 Exit status: 0 done, 1 the daemon refused or could not be reached, 2 bad usage.
 `
