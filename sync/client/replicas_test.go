@@ -32,6 +32,10 @@ type replicaServer struct {
 }
 
 func serveReplica(t *testing.T, h *hub.Hub, host string) *replicaServer {
+	return serveReplicaTB(t, h, host)
+}
+
+func serveReplicaTB(t testing.TB, h *hub.Hub, host string) *replicaServer {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -288,5 +292,60 @@ func TestReplicasConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("hub %q hubs %q: %v, want %q", tt.hub, tt.hubs, err, tt.err)
 		}
+	}
+}
+
+// TestReplicaFailoverInTheLoops: with the loops running (pull and push at once), the first
+// replica going away loses nothing: the outbox drains through the second.
+func TestReplicaFailoverInTheLoops(t *testing.T) {
+	h, a, b, k := replicated(t, nil)
+	runClient(t, k)
+	k.appendVisits(100)
+	eventually(t, "first batch uploaded", func() bool { n, _ := k.db.OutboxDepth(bg); return n == 0 })
+	a.stop()
+	for range 5 {
+		k.appendVisits(100)
+		k.c.Kick()
+		time.Sleep(5 * time.Millisecond)
+	}
+	eventually(t, "outbox drained through the second replica", func() bool {
+		n, _ := k.db.OutboxDepth(bg)
+		return n == 0 && k.c.Status(bg).LastHub == b.url
+	})
+	sameVisits(t, h.hub, k.db)
+}
+
+// BenchmarkPullFailover is the cost of one pull round (nothing changed) when the preferred
+// replica is up, refuses connections, or answers 503, with every pull trying it first
+// (max_backoff 1ns): the price of failover itself.
+func BenchmarkPullFailover(b *testing.B) {
+	for _, bb := range []struct {
+		name  string
+		apply func(a *replicaServer)
+	}{
+		{"preferred-up", func(*replicaServer) {}},
+		{"preferred-refused", func(a *replicaServer) { a.stop() }},
+		{"preferred-503", func(a *replicaServer) { a.fail.Store(http.StatusServiceUnavailable) }},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			h := newHub(b, hub.Options{})
+			putStatus(b, h.hub, 0, 50, 1)
+			a, r := serveReplicaTB(b, h.hub, "127.0.0.1"), serveReplicaTB(b, h.hub, "localhost")
+			k := newKiosk(b)
+			if _, err := client.Enroll(bg, a.url, h.token(), filepath.Join(k.dir, "sync"), h.root()); err != nil {
+				b.Fatal(err)
+			}
+			k.connect(h, func(c *client.Config) { c.Hub, c.Hubs, c.MaxBackoff = "", []string{a.url, r.url}, time.Nanosecond })
+			if err := k.c.Pull(bg); err != nil {
+				b.Fatal(err)
+			}
+			bb.apply(a)
+			b.ResetTimer()
+			for range b.N {
+				if err := k.c.Pull(bg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
