@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"time"
 
 	"onepass/ui/api"
@@ -74,6 +75,14 @@ func printSync(w io.Writer, v api.SyncStatus, now time.Time) {
 		return fmt.Sprintf("%s (%s ago)", t.Local().Format("2006-01-02 15:04:05"), now.Sub(t).Round(time.Second))
 	}
 	fmt.Fprintf(w, "hub          %s (device %s, hall %s)\n", s.Hub, s.Device, s.Hall)
+	if len(s.Hubs) > 1 {
+		fmt.Fprintf(w, "replicas     %s (preferred first)\n", strings.Join(s.Hubs, ", "))
+	}
+	last := s.LastHub
+	if last == "" {
+		last = "none yet"
+	}
+	fmt.Fprintf(w, "last hub     %s\n", last)
 	fmt.Fprintf(w, "health       %s\n", s.Health)
 	fmt.Fprintf(w, "last pull    %s\n", ago(s.LastPull))
 	if s.PullError != "" {

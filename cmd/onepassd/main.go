@@ -46,7 +46,7 @@ Flags:
                  A default one that cannot be created leaves the API on HTTP alone
   --sim          simulate every part the configuration does not name explicitly, and run an
                  embedded hub (the platform, over HTTPS with mutual TLS on loopback) unless
-                 [sync] hub names a real one; drive it with "onepassctl sim …"
+                 [sync] hub or hubs names real ones; drive it with "onepassctl sim …"
   --version      print the version and exit
 
 The daemon logs to stderr and stops cleanly on SIGTERM or SIGINT.

@@ -61,7 +61,7 @@ func newSyncer(cfg config.Config, db *store.Store, simulate bool, clock clockwor
 		dir: filepath.Join(cfg.Data, "sync"), keysDir: filepath.Join(cfg.Data, "keys"), started: make(chan struct{})}
 }
 
-// start loads the enrollment, if any. In --sim without a configured [sync] hub it first starts
+// start loads the enrollment, if any. In --sim without a configured [sync] hub or hubs it first starts
 // the embedded hub, enrolls the kiosk there when needed and syncs once, so that keys and the
 // replica are in place before the lane opens. It returns the root key to pin (base64) when that
 // is the embedded hub's.
@@ -74,7 +74,7 @@ func (s *syncer) start(ctx context.Context) (simRoot string, err error) {
 			return "", fmt.Errorf("trust.root: %w", err)
 		}
 	}
-	if s.simulate && s.cfg.Sync.Hub == "" {
+	if s.simulate && len(s.cfg.Sync.Replicas()) == 0 { // hubs name real hubs: no embedded one
 		if err := s.startSimHub(ctx); err != nil {
 			return "", fmt.Errorf("embedded hub: %w", err)
 		}
@@ -122,7 +122,7 @@ func (s *syncer) startSimHub(ctx context.Context) error {
 	}()
 	s.hub, s.hubURL = h, "https://"+l.Addr().String()
 	if s.root != nil && string(s.root) != string(h.RootSPKI()) {
-		s.log.Warn("--sim pins the embedded hub's root instead of the configured [trust] root (set [sync] hub to use a real hub)")
+		s.log.Warn("--sim pins the embedded hub's root instead of the configured [trust] root (set [sync] hub or hubs to use a real hub)")
 	}
 	s.root = h.RootSPKI()
 	if err := s.ensureSimIssuer(ctx); err != nil {
@@ -168,12 +168,12 @@ func (s *syncer) ensureSimIssuer(ctx context.Context) error {
 
 // connect makes the client from the enrollment on disk.
 func (s *syncer) connect() error {
-	hubURL := s.cfg.Sync.Hub
+	hubURL, hubs := s.cfg.Sync.Hub, s.cfg.Sync.Hubs
 	if s.hub != nil {
-		hubURL = s.hubURL
+		hubURL, hubs = s.hubURL, nil
 	}
 	c, err := client.New(client.Config{
-		Hub: hubURL, Dir: s.dir, KeysDir: s.keysDir, Root: s.root,
+		Hub: hubURL, Hubs: hubs, Dir: s.dir, KeysDir: s.keysDir, Root: s.root,
 		PullEvery: s.cfg.Sync.PullInterval.Duration, PushEvery: s.cfg.Sync.PushInterval.Duration,
 		MaxBackoff: s.cfg.Sync.MaxBackoff.Duration, OutboxLimit: s.cfg.Sync.OutboxLimit,
 		MaxSkew: s.cfg.Trust.MaxSkew.Duration, Software: "onepassd/" + version,
@@ -386,7 +386,8 @@ func (s *syncer) enroll(ctx context.Context, req api.EnrollRequest) error {
 	if err != nil {
 		return err
 	}
-	if s.cfg.Sync.Hub == "" && s.hub == nil {
+	// Configured replicas stay the hubs: the kiosk may enroll at any one of them.
+	if len(s.cfg.Sync.Replicas()) == 0 && s.hub == nil {
 		s.cfg.Sync.Hub = e.Hub
 	}
 	if err := s.connect(); err != nil {

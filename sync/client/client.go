@@ -30,6 +30,9 @@ import (
 type Config struct {
 	// Hub overrides the hub URL stored at enrollment (the hub moved, or the sim's port).
 	Hub string
+	// Hubs are the hub's replicas, preferred first; they override the enrolled URL too. Setting
+	// both Hub and Hubs is an error. See replicas.go for how the client moves between them.
+	Hubs []string
 	// Dir holds the device identity (<data>/sync); KeysDir the deployment key and platform key
 	// (<data>/keys).
 	Dir, KeysDir string
@@ -72,9 +75,8 @@ type Client struct {
 	cfg      Config
 	db       *store.Store
 	id       *deviceIdentity
-	base     string
+	replicas []replica // at least one; [0] is preferred
 	verifier *wire.Verifier
-	http     *http.Client
 	clock    clockwork.Clock
 	log      *slog.Logger
 	kick     chan struct{}
@@ -82,6 +84,8 @@ type Client struct {
 	mu        sync.Mutex
 	st        Status
 	lastAlarm time.Time
+	cur       int       // the replica requests go to first (replicas.go)
+	curSince  time.Time // when cur last changed
 	// pullMu makes Pull calls (the loop and SyncNow) take turns.
 	pullMu sync.Mutex
 	pushMu sync.Mutex
@@ -133,31 +137,32 @@ func New(cfg Config, db *store.Store) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
-	base := id.Hub
-	if cfg.Hub != "" {
-		if base, err = baseURL(cfg.Hub); err != nil {
-			return nil, err
-		}
-	}
-	tr := &http.Transport{
-		TLSClientConfig:       pinnedTLS(base, cfg.Root, id.chain, &id.cert),
-		ResponseHeaderTimeout: cfg.Timeout,
-		IdleConnTimeout:       90 * time.Second,
-		MaxIdleConnsPerHost:   2,
-		ForceAttemptHTTP2:     true,
+	bases, err := hubList(id.Hub, cfg.Hub, cfg.Hubs)
+	if err != nil {
+		return nil, err
 	}
 	c := &Client{
-		cfg: cfg, db: db, id: id, base: base, verifier: verifier,
-		http:  &http.Client{Transport: tr, Timeout: cfg.Timeout},
+		cfg: cfg, db: db, id: id, verifier: verifier,
 		clock: cfg.Clock, log: cfg.Logger.With("part", "sync"), kick: make(chan struct{}, 1),
 	}
-	c.st = Status{Hub: base, Device: id.Device, Hall: id.Hall, CertExpires: id.leaf.NotAfter, OutboxLimit: cfg.OutboxLimit}
+	for _, base := range bases {
+		c.replicas = append(c.replicas, newReplica(base, cfg, id))
+	}
+	c.curSince = c.clock.Now()
+	c.st = Status{Hub: bases[0], Device: id.Device, Hall: id.Hall, CertExpires: id.leaf.NotAfter, OutboxLimit: cfg.OutboxLimit}
+	if len(bases) > 1 {
+		c.st.Hubs = bases
+	}
 	c.st.health = Health{State: OK, Since: c.clock.Now()}
 	return c, nil
 }
 
 // Close releases idle connections.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() {
+	for _, r := range c.replicas {
+		r.http.CloseIdleConnections()
+	}
+}
 
 // Device is the enrolled device ID.
 func (c *Client) Device() string { return c.id.Device }
@@ -265,7 +270,51 @@ type timing struct{ sent, received time.Time }
 
 // exchange is do with the times the request left and the answer arrived; uploading is the number
 // of outbox records this request carries (the depth reported to the hub is what remains after it).
+// A replica that cannot be reached or answers 5xx hands the same request to the next one at once
+// (replicas.go); the caller's backoff starts only when none answered.
 func (c *Client) exchange(ctx context.Context, method, path string, body []byte, uploading int) ([]byte, timing, error) {
+	hdr := http.Header{}
+	hdr.Set(wire.ProtocolHeader, strconv.Itoa(wire.Major))
+	if c.cfg.Software != "" {
+		hdr.Set(wire.HeaderVersion, c.cfg.Software)
+	}
+	if body != nil {
+		hdr.Set("Content-Type", "application/json")
+	}
+	if depth, err := c.db.OutboxDepth(ctx); err == nil {
+		depth = max(depth-uploading, 0)
+		hdr.Set(wire.HeaderOutboxDepth, strconv.Itoa(depth))
+		if at, ok, err := c.db.OutboxOldest(ctx); err == nil && ok && depth > 0 {
+			hdr.Set(wire.HeaderOutboxOldest, at.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	start := c.pick()
+	var first error
+	for i := range c.replicas {
+		n := (start + i) % len(c.replicas)
+		b, tm, err := c.attempt(ctx, c.replicas[n], method, path, body, hdr)
+		if err == nil || !failover(err) || ctx.Err() != nil {
+			if ctx.Err() == nil {
+				c.served(n, err == nil, first)
+			}
+			return b, tm, err
+		}
+		if first == nil {
+			first = err
+		}
+		if len(c.replicas) > 1 {
+			c.log.Debug("sync: hub replica failed; trying the next", "hub", c.replicas[n].base, "err", err)
+		}
+	}
+	if len(c.replicas) > 1 {
+		return nil, timing{}, fmt.Errorf("%w (all %d hub replicas failed)", first, len(c.replicas))
+	}
+	return nil, timing{}, first
+}
+
+// attempt sends the request to one replica and returns the whole body of a 200 answer. A body cut
+// short (the connection dropped mid-way) is an error here, before anything is parsed.
+func (c *Client) attempt(ctx context.Context, r replica, method, path string, body []byte, hdr http.Header) ([]byte, timing, error) {
 	var tm timing
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
@@ -273,34 +322,21 @@ func (c *Client) exchange(ctx context.Context, method, path string, body []byte,
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
 	if err != nil {
 		return nil, tm, fmt.Errorf("sync: %w", err)
 	}
-	req.Header.Set(wire.ProtocolHeader, strconv.Itoa(wire.Major))
-	if c.cfg.Software != "" {
-		req.Header.Set(wire.HeaderVersion, c.cfg.Software)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if depth, err := c.db.OutboxDepth(ctx); err == nil {
-		depth = max(depth-uploading, 0)
-		req.Header.Set(wire.HeaderOutboxDepth, strconv.Itoa(depth))
-		if at, ok, err := c.db.OutboxOldest(ctx); err == nil && ok && depth > 0 {
-			req.Header.Set(wire.HeaderOutboxOldest, at.UTC().Format(time.RFC3339Nano))
-		}
-	}
+	req.Header = hdr.Clone()
 	tm.sent = c.clock.Now()
-	resp, err := c.http.Do(req)
+	resp, err := r.http.Do(req)
 	if err != nil {
-		return nil, tm, fmt.Errorf("sync: %s %s: %w", method, path, err)
+		return nil, tm, &unreachableError{fmt.Errorf("sync: %s %s: %w", method, path, err)}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, wire.MaxBodyBytes+1))
 	tm.received = c.clock.Now()
 	if err != nil {
-		return nil, tm, fmt.Errorf("sync: %s %s: body cut short: %w", method, path, err)
+		return nil, tm, &unreachableError{fmt.Errorf("sync: %s %s: body cut short: %w", method, path, err)}
 	}
 	if len(b) > wire.MaxBodyBytes {
 		return nil, tm, fmt.Errorf("sync: %s %s: body larger than %d bytes", method, path, wire.MaxBodyBytes)

@@ -9,7 +9,11 @@ import (
 
 // Status is what the staff console, `onepassctl sync` and the selftest show about sync.
 type Status struct {
-	Hub         string    `json:"hub"`
+	Hub string `json:"hub"` // the preferred replica
+	// Hubs are the configured replicas, preferred first, when there is more than one.
+	Hubs []string `json:"hubs,omitempty"`
+	// LastHub is the replica that last answered a request successfully.
+	LastHub     string    `json:"last_hub,omitempty"`
 	Device      string    `json:"device"`
 	Hall        string    `json:"hall"`
 	CertExpires time.Time `json:"cert_expires"`

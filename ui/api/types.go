@@ -223,7 +223,9 @@ type SyncStatus struct {
 
 // SyncClient is the sync client's side of SyncStatus (sync/client.Status).
 type SyncClient struct {
-	Hub         string    `json:"hub"`
+	Hub         string    `json:"hub"`            // the preferred hub replica
+	Hubs        []string  `json:"hubs,omitempty"` // the configured replicas, when more than one
+	LastHub     string    `json:"last_hub,omitempty"`
 	Device      string    `json:"device"`
 	Hall        string    `json:"hall"`
 	CertExpires time.Time `json:"cert_expires"`

@@ -82,10 +82,23 @@ func (t Trust) RootKey() (*signing.PublicKey, error) {
 // (`onepassctl enroll --hub URL --token T`).
 type Sync struct {
 	Hub          string   `toml:"hub"`           // https://…; overrides the URL given at enrollment
+	Hubs         []string `toml:"hubs"`          // the hub's replicas, preferred first; instead of hub
 	PullInterval Duration `toml:"pull_interval"` // status, trust list, revocations, policy, keys
 	PushInterval Duration `toml:"push_interval"` // visit and ticket uploads
 	MaxBackoff   Duration `toml:"max_backoff"`   // cap of the retry wait while the hub is unreachable
 	OutboxLimit  int      `toml:"outbox_limit"`  // more waiting records raise the alarm (never dropped)
+}
+
+// Replicas are the configured hub URLs, preferred first: hubs, or hub alone; nil when neither is
+// set (the URL saved at enrollment is used).
+func (s Sync) Replicas() []string {
+	if len(s.Hubs) > 0 {
+		return s.Hubs
+	}
+	if s.Hub != "" {
+		return []string{s.Hub}
+	}
+	return nil
 }
 
 // Lane is the [lane] section.
@@ -222,6 +235,20 @@ func (c Config) Validate() error {
 	}
 	if h := c.Sync.Hub; h != "" && !strings.HasPrefix(h, "https://") {
 		bad("sync.hub", "%q: want https://host[:port] (mutual TLS)", h)
+	}
+	if c.Sync.Hub != "" && len(c.Sync.Hubs) > 0 {
+		bad("sync.hub", "set together with sync.hubs: use hub for one hub or hubs for its replicas, not both")
+	}
+	seen := map[string]bool{}
+	for i, h := range c.Sync.Hubs {
+		key := fmt.Sprintf("sync.hubs[%d]", i)
+		switch {
+		case !strings.HasPrefix(h, "https://") || len(h) == len("https://"):
+			bad(key, "%q: want https://host[:port] (mutual TLS)", h)
+		case seen[h]:
+			bad(key, "%q is listed twice", h)
+		}
+		seen[h] = true
 	}
 	if d := c.Sync.PullInterval.Duration; d < time.Second || d > 24*time.Hour {
 		bad("sync.pull_interval", "%s: want 1s–24h", d)

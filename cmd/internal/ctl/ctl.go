@@ -22,9 +22,10 @@ Commands:
                                   configured) the hub, the clock and the certificate, without the
                                   daemon (stop it first: it holds the devices); exit 1 on a failure
   enroll --hub URL --token T      enroll this kiosk with the platform hub (one-time token from
-                                  onepass-hub token); the daemon keeps the device key (0600) and syncs
-  sync [now] [--json]             sync with the hub: last pull/push, replica age, outbox, clock skew;
-                                  "now" pulls and pushes at once
+                                  onepass-hub token); the daemon keeps the device key (0600) and syncs;
+                                  with [sync] hubs, URL may be any of the hub's replicas
+  sync [now] [--json]             sync with the hub: the replica that served last (last_hub), last
+                                  pull/push, replica age, outbox, clock skew; "now" pulls and pushes at once
   sync requeue [--data DIR] [ID…]  put records the platform refused (quarantined) back in the
                                   outbox, all of them without IDs; no daemon needed
   sim card --id ID --name NAME    place an ID card on the simulated reader

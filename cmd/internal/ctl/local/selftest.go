@@ -167,9 +167,13 @@ func syncTarget(cfg config.Config) *selftest.Sync {
 			return &selftest.Sync{Err: fmt.Errorf("trust.root: %w", err)}
 		}
 	}
-	p, err := syncclient.LoadProbe(dir, cfg.Sync.Hub, root)
+	hub := "" // the preferred replica is the one checked
+	if r := cfg.Sync.Replicas(); len(r) > 0 {
+		hub = r[0]
+	}
+	p, err := syncclient.LoadProbe(dir, hub, root)
 	switch {
-	case errors.Is(err, syncclient.ErrNotEnrolled) && cfg.Sync.Hub == "":
+	case errors.Is(err, syncclient.ErrNotEnrolled) && hub == "":
 		return nil
 	case err != nil:
 		return &selftest.Sync{Err: err}
