@@ -82,6 +82,9 @@ func TestThermometerDownAfterGrace(t *testing.T) {
 	if v.State != PhaseIdle || v.Reason != policy.ReasonThermometerDown || v.TextZh != "测温设备故障，请到人工通道" {
 		t.Fatalf("idle screen with the thermometer down: %+v", v)
 	}
+	if len(v.Unused) != 0 {
+		t.Errorf("a required thermometer listed as unused: %q", v.Unused)
+	}
 	v = h.card(goodID, "张三")
 	if v.Outcome != policy.Manual || v.Reason != policy.ReasonThermometerDown ||
 		v.TextZh != "测温设备故障，请到人工通道" || v.TextEn != "Thermometer out of order, please use the staff lane" {
@@ -126,6 +129,8 @@ func TestTemperatureOff(t *testing.T) {
 	h.wait(time.Minute)
 	if v := h.lane.View(); v.Reason != "" || v.TitleZh != idleZh {
 		t.Fatalf("a thermometer the hall does not use sent people away: %+v", v)
+	} else if !slices.Equal(v.Unused, []string{"thermometer"}) {
+		t.Errorf("unused parts %q, want [thermometer] (the staff console must not say its fault stops passes)", v.Unused)
 	}
 	h.person(38.5) // a fever in front is nobody's business here
 	if len(h.log.visits) != 0 {
@@ -153,6 +158,8 @@ func TestStatusOff(t *testing.T) {
 	h.wait(0)
 	if v := h.lane.View(); v.Prompt != PromptCardOnly || v.TitleZh != "请刷身份证" || v.TitleEn != "Please place your ID card" {
 		t.Fatalf("idle asks for a health code with status off: %+v", v)
+	} else if !slices.Equal(v.Unused, []string{"camera"}) {
+		t.Errorf("unused parts %q, want [camera]", v.Unused)
 	}
 	h.card(goodID, "张三")
 	if v := h.person(36.6); v.Outcome != policy.Pass || v.Reason != policy.ReasonOK || v.TextZh != "体温正常，请通行" {

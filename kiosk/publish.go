@@ -22,7 +22,7 @@ const (
 
 // render builds the View for the current state. Called only by the Run goroutine (and New).
 func (l *Lane) render() View {
-	v := View{Lane: l.cfg.Lane, State: l.phase, At: l.clock.Now(), Health: l.health()}
+	v := View{Lane: l.cfg.Lane, State: l.phase, At: l.clock.Now(), Health: l.health(), Unused: l.unused()}
 	switch l.phase {
 	case PhaseIdle:
 		l.renderIdle(&v)
@@ -80,6 +80,19 @@ func (l *Lane) renderIdle(v *View) {
 		return
 	}
 	v.TitleZh, v.TitleEn, v.TextZh, v.TextEn = zh, en, zh, en
+}
+
+// unused lists the fitted parts the policy leaves out: the thermometer when temperatures are
+// not taken, the camera when no status is checked (the code is then not asked for).
+func (l *Lane) unused() []string {
+	var u []string
+	if nilPart(l.parts.Scanner) != nil && l.cfg.Policy.StatusOff() {
+		u = append(u, "camera")
+	}
+	if nilPart(l.parts.Thermometer) != nil && l.cfg.Policy.TemperatureOff() {
+		u = append(u, "thermometer")
+	}
+	return u
 }
 
 func (l *Lane) health() map[string]device.Health {

@@ -48,4 +48,7 @@ type View struct {
 	Sound      string                   `json:"sound,omitempty"` // voice clip to play: /audio/<sound>.wav
 	At         time.Time                `json:"at"`
 	Health     map[string]device.Health `json:"health"`
+	// Unused names the fitted parts the hall's policy does not use ([policy] temperature or
+	// status "off"): their faults stop no pass, so the staff console must not say they do.
+	Unused []string `json:"unused,omitempty"`
 }

@@ -155,6 +155,15 @@ func TestStaffDeviceAlert(t *testing.T) {
 		t.Errorf("device alert contrast %.2f:1, want >= 4.5:1", ratio)
 	}
 
+	// A thermometer the hall does not use ([policy] temperature = "off"): still a fault to repair,
+	// but nobody is sent to the staff desk for it.
+	v = idleView()
+	v.Health["thermometer"] = device.Health{State: device.Down, Reason: "i2c: no ACK", Since: t0}
+	v.Unused = []string{"thermometer"}
+	e.k.publish(v)
+	staff.wait(`q('#device-alert').dataset.unused === 'thermometer' && q('#device-alert').dataset.parts === ''`)
+	staff.checkTexts(map[string]string{"#device-alert": "设备故障：测温仪（i2c: no ACK）。本厅未启用此项检查，通行不受影响，请报修"})
+
 	e.k.publish(idleView())
 	staff.wait(`q('#device-alert').hidden`)
 }

@@ -564,6 +564,7 @@ type StaffState struct {
 	Me          Me                       `json:"me"`
 	Board       queue.Board              `json:"board"`
 	Health      map[string]device.Health `json:"health"`
+	Unused      []string                 `json:"unused"` // fitted parts the hall's policy does not use (kiosk.View.Unused)
 	OutboxDepth *int                     `json:"outbox_depth"`
 	ReplicaAgeS *float64                 `json:"replica_age_s"`
 	LastSync    *time.Time               `json:"last_sync"`
@@ -596,10 +597,11 @@ const (
 )
 
 func (s *Server) staffState(w http.ResponseWriter, r *http.Request, se *session) {
+	view := s.k.View()
 	st := StaffState{
 		Me:     Me{Staff: se.user.ID, Name: se.user.Name, Counter: se.counter, CSRF: se.csrf},
 		Board:  s.o.Queue.Board(),
-		Health: s.k.View().Health,
+		Health: view.Health, Unused: append([]string{}, view.Unused...),
 		Recent: []RecentVisit{}, Pending: []RecentVisit{}, Notes: []api.OverrideNote{},
 	}
 	if s.o.Status != nil {

@@ -59,6 +59,7 @@ type View struct {
 	Sound      string                   `json:"sound,omitempty"`
 	At         time.Time                `json:"at"`
 	Health     map[string]device.Health `json:"health"`
+	Unused     []string                 `json:"unused,omitempty"`
 }
 
 // Priority is a ticket's priority class: "" (normal), elderly, disabled, pregnant.

@@ -86,11 +86,18 @@ function render() {
   }));
   // A part a pass depends on is down: the lane sends citizens to staff (reasons thermometer_down,
   // reader_down, camera_down once [measure] fault_grace has passed), so say it at the top.
-  const down = ['thermometer', 'reader', 'camera'].filter((p) => h[p] && h[p].state === 'down');
-  $('device-alert').hidden = down.length === 0;
+  // A part the hall's policy does not use (temperature or status "off") stops nobody: say so
+  // rather than send staff to a queue that will not come.
+  const unused = state.unused || [];
+  const broken = ['thermometer', 'reader', 'camera'].filter((p) => h[p] && h[p].state === 'down');
+  const down = broken.filter((p) => !unused.includes(p));
+  const idle = broken.filter((p) => unused.includes(p));
+  const named = (ps) => ps.map((p) => (PARTS[p] || p) + (h[p].reason ? `（${h[p].reason}）` : '')).join('、');
+  $('device-alert').hidden = broken.length === 0;
   $('device-alert').dataset.parts = down.join(' ');
-  $('device-alert').textContent = down.length === 0 ? '' : '设备故障：' +
-    down.map((p) => (PARTS[p] || p) + (h[p].reason ? `（${h[p].reason}）` : '')).join('、') + '。市民将被引导至人工通道，请人工核验';
+  $('device-alert').dataset.unused = idle.join(' ');
+  $('device-alert').textContent = (down.length ? '设备故障：' + named(down) + '。市民将被引导至人工通道，请人工核验' : '') +
+    (idle.length ? (down.length ? '；' : '') + '设备故障：' + named(idle) + '。本厅未启用此项检查，通行不受影响，请报修' : '');
   const pr = b.printer || {};
   const printerDown = h.printer && (h.printer.state === 'down' || h.printer.state === 'degraded');
   const bad = (pr.configured && !pr.ok) || printerDown;
