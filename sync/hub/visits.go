@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -66,7 +65,7 @@ func (h *Hub) Ingest(ctx context.Context, deviceID string, recs []wire.Record) (
 		good = append(good, r)
 	}
 	var conflicts map[int]string // index in good → why
-	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
+	err := h.inTx(ctx, func(tx *dbTx) error {
 		conflicts = map[int]string{}
 		ins, err := newInserter(ctx, tx, deviceID, wire.UnixMS(now))
 		if err != nil {
@@ -114,12 +113,12 @@ const (
 type inserter struct {
 	device   string
 	received int64
-	tx       *sql.Tx
+	tx       *dbTx
 	visit    *sql.Stmt
 	other    *sql.Stmt
 }
 
-func newInserter(ctx context.Context, tx *sql.Tx, device string, received int64) (*inserter, error) {
+func newInserter(ctx context.Context, tx *dbTx, device string, received int64) (*inserter, error) {
 	visit, err := tx.PrepareContext(ctx, `INSERT INTO visits (id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason, staff_id, overrides, note)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 	if err != nil {
