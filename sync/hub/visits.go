@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,6 +32,12 @@ func checkRecord(r wire.Record) string {
 		var ve *wire.VisitError
 		if err := wire.CheckVisit(*r.Visit); errors.As(err, &ve) {
 			return ve.Reason // the kiosk's store checked the same rule before it queued the record
+		}
+		// PostgreSQL's text cannot hold NUL: refused for good on either backend, rather than a
+		// batch that fails on one of them and is retried forever.
+		v := r.Visit
+		if strings.ContainsRune(v.Lane+v.MaskedName+v.Reason+v.StaffID+v.Note, 0) {
+			return "text field contains a NUL character"
 		}
 	case "ticket":
 		if len(r.Body) == 0 || len(r.Body) > 4096 || !json.Valid(r.Body) || r.Body[0] != '{' {

@@ -178,3 +178,27 @@ func testIngestConflictInOneBatch(t *testing.T, be string) {
 		t.Fatalf("ack %+v", ack)
 	}
 }
+
+// TestIngestRefusesNUL: a text field holding NUL is refused for good on both backends
+// (PostgreSQL's text cannot hold it: stored as is, the batch would fail, and the kiosk retry it
+// forever), and the rest of the batch is stored.
+func TestIngestRefusesNUL(t *testing.T) { forBackends(t, testIngestRefusesNUL) }
+
+func testIngestRefusesNUL(t *testing.T, be string) {
+	h := newHub(t, be, Options{})
+	for _, mod := range []func(v *wire.Visit){
+		func(v *wire.Visit) { v.MaskedName = "张\x00" },
+		func(v *wire.Visit) { v.Lane = "1\x00" },
+		func(v *wire.Visit) { v.Reason = "ok\x00" },
+	} {
+		bad := rec(uuid.NewString(), func(r *wire.Record) { mod(r.Visit) })
+		good := rec(uuid.NewString(), nil)
+		ack, err := h.Ingest(bg, "d-1", []wire.Record{bad, good})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ack.Accepted) != 1 || ack.Accepted[0] != good.ID || len(ack.Rejected) != 1 || ack.Rejected[0].ID != bad.ID {
+			t.Fatalf("ack %+v", ack)
+		}
+	}
+}
