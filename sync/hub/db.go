@@ -301,11 +301,17 @@ const maxTxAttempts = 10
 // rest on the database, not on anything in this process; a transaction that lost a race is run
 // again, so fn must set what it returns afresh on each call.
 func (h *Hub) inTx(ctx context.Context, fn func(*dbTx) error) error {
+	return h.inTxAt(ctx, sql.LevelSerializable, fn)
+}
+
+// inTxAt is inTx at another isolation level on PostgreSQL (SQLite's one writer serializes
+// anyway).
+func (h *Hub) inTxAt(ctx context.Context, level sql.IsolationLevel, fn func(*dbTx) error) error {
 	if !h.db.pg {
 		return sqlitedb.InTx(ctx, h.db.w, func(tx *sql.Tx) error { return fn(&dbTx{Tx: tx}) })
 	}
 	for attempt := 1; ; attempt++ {
-		err := h.pgTx(ctx, fn)
+		err := h.pgTx(ctx, level, fn)
 		if err == nil || !retryable(err) || attempt == maxTxAttempts || ctx.Err() != nil {
 			return err
 		}
@@ -318,8 +324,8 @@ func (h *Hub) inTx(ctx context.Context, fn func(*dbTx) error) error {
 	}
 }
 
-func (h *Hub) pgTx(ctx context.Context, fn func(*dbTx) error) error {
-	tx, err := h.db.w.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable})
+func (h *Hub) pgTx(ctx context.Context, level sql.IsolationLevel, fn func(*dbTx) error) error {
+	tx, err := h.db.w.BeginTx(ctx, &sql.TxOptions{Isolation: level})
 	if err != nil {
 		return err
 	}

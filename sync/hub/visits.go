@@ -72,7 +72,10 @@ func (h *Hub) Ingest(ctx context.Context, deviceID string, recs []wire.Record) (
 		good = append(good, r)
 	}
 	var conflicts map[int]string // index in good → why
-	err := h.inTx(ctx, func(tx *dbTx) error {
+	// Read committed is enough here, and spares concurrent batches from other kiosks the false
+	// serialization failures of SERIALIZABLE: the primary key stores an ID once, ON CONFLICT waits
+	// for a concurrent insert of it to commit, and the comparison after it reads the row held.
+	err := h.inTxAt(ctx, sql.LevelReadCommitted, func(tx *dbTx) error {
 		conflicts = map[int]string{}
 		ins, err := newInserter(ctx, tx, deviceID, wire.UnixMS(now))
 		if err != nil {
