@@ -1,7 +1,9 @@
 package hub
 
 import (
+	"log/slog"
 	"os"
+	"strings"
 	"testing"
 
 	"onepass/internal/pgtest"
@@ -33,4 +35,35 @@ func dbURL(t testing.TB, be string) string {
 	}
 	t.Fatalf("backend %q", be)
 	return ""
+}
+
+// TestSchemasInStep: both backends' migrations have the same versions.
+func TestSchemasInStep(t *testing.T) {
+	if len(schema) != len(pgSchema) {
+		t.Fatalf("SQLite schema has %d steps, PostgreSQL %d: append to both", len(schema), len(pgSchema))
+	}
+}
+
+// TestRefusesNewerDatabase: a database migrated by a newer build is refused on both backends,
+// and reopening one this build migrated changes nothing.
+func TestRefusesNewerDatabase(t *testing.T) { forBackends(t, testRefusesNewerDatabase) }
+
+func testRefusesNewerDatabase(t *testing.T, be string) {
+	h := newHub(t, be, Options{})
+	o := Options{DB: h.opt.DB, Logger: slog.New(slog.DiscardHandler)}
+	again, err := Open(bg, h.dir, o)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	again.Close()
+	bump := `PRAGMA user_version = 99`
+	if be == "postgres" {
+		bump = `UPDATE schema_version SET version = 99`
+	}
+	if _, err := h.w.ExecContext(bg, bump); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(bg, h.dir, o); err == nil || !strings.Contains(err.Error(), "newer than this build knows") {
+		t.Fatalf("open a version-99 database: %v", err)
+	}
 }

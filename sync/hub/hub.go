@@ -1,9 +1,10 @@
 // Package hub is the reference platform server of the sync protocol (docs/sync-protocol.md): it
 // enrolls devices with one-time tokens and a device CA, serves signed heads, status deltas and
 // snapshots, the root-signed trust list, revoked codes, policy and deployment keys over mutual TLS,
-// and ingests visit batches exactly once by record ID. Its state is one SQLite file in its own data
-// directory; admin operations (the onepass-hub subcommands) are methods on Hub that write that file,
-// so they work while another process serves it.
+// and ingests visit batches exactly once by record ID. Its state is one database: a SQLite file in
+// its own data directory, or PostgreSQL shared by several replicas (Options.DB; see db.go); admin
+// operations (the onepass-hub subcommands) are methods on Hub that write that database, so they
+// work while another process serves it.
 package hub
 
 import (
