@@ -19,7 +19,8 @@ Usage: onepass-hub [--data DIR] [--db URL] COMMAND [ARGS]
 
 Commands:
   init keys [--host NAME,IP,…]      create the root, device-CA, TLS, batch and platform keys;
-                                    prints the root key for the kiosks' [trust] root
+                                    prints the root key for the kiosks' [trust] root; with
+                                    --db also creates the database's tables
   root                              print the root key (base64 SubjectPublicKeyInfo DER)
   serve [--listen ADDR] [--max-skew D]
                                     serve kiosks over mutual TLS (default :8443); records dated

@@ -10,8 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"onepass/sync/internal/sqlitedb"
 )
@@ -148,6 +149,9 @@ CREATE INDEX visits_overrides ON visits (overrides) WHERE overrides IS NOT NULL;
 // the hub serves).
 const busyTimeout = 10 * time.Second
 
+// pgConnectTimeout bounds opening a PostgreSQL connection when the URL sets no connect_timeout.
+const pgConnectTimeout = 5 * time.Second
+
 // IsPostgres reports whether a database URL names PostgreSQL (postgres:// or postgresql://);
 // "" is the SQLite file in the data directory.
 func IsPostgres(url string) bool {
@@ -192,10 +196,16 @@ func openDB(ctx context.Context, dir, url string) (*db, error) {
 		return nil, err
 	}
 	if IsPostgres(url) {
-		p, err := sql.Open("pgx", url)
+		cfg, err := pgx.ParseConfig(url)
 		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", redactURL(url), err)
+			return nil, fmt.Errorf("database %s: %w", redactURL(url), err)
 		}
+		if cfg.ConnectTimeout == 0 {
+			// A database host that does not answer is a 503 in seconds, not after the kernel's
+			// TCP timeout with every request waiting on it.
+			cfg.ConnectTimeout = pgConnectTimeout
+		}
+		p := stdlib.OpenDB(*cfg)
 		// Connections die with a PostgreSQL restart: idle ones are dropped before they are
 		// reused stale, and the pool opens new ones once the server is back.
 		p.SetMaxOpenConns(16)
