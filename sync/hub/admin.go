@@ -41,7 +41,7 @@ func (h *Hub) AddIssuer(ctx context.Context, iss signing.Issuer) (int64, error) 
 		iss.Binding = signing.DefaultBind
 	}
 	var seq int64
-	err := h.inTx(ctx, func(tx *dbTx) error {
+	err := h.streamTx(ctx, "trust", func(tx *dbTx) error {
 		var raw []byte
 		err := tx.QueryRowContext(ctx, `SELECT entry FROM issuers WHERE id = ? AND revoked_at = 0`, iss.ID).Scan(&raw)
 		switch {
@@ -91,7 +91,7 @@ func (h *Hub) AddIssuer(ctx context.Context, iss signing.Issuer) (int64, error) 
 // RevokeIssuer removes an issuer from the trust list (kid empty), or one of its keys.
 func (h *Hub) RevokeIssuer(ctx context.Context, id string, kid []byte) (int64, error) {
 	var seq int64
-	err := h.inTx(ctx, func(tx *dbTx) error {
+	err := h.streamTx(ctx, "trust", func(tx *dbTx) error {
 		var raw []byte
 		if err := tx.QueryRowContext(ctx, `SELECT entry FROM issuers WHERE id = ? AND revoked_at = 0`, id).Scan(&raw); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {

@@ -307,11 +307,27 @@ const maxTxAttempts = 10
 
 // inTx runs fn in one write transaction and commits. On SQLite the one writer connection
 // serializes writes. On PostgreSQL, where several replicas write at once, the transaction is
-// SERIALIZABLE: sequence numbers, partition digests, a token used once and a record stored once
-// rest on the database, not on anything in this process; a transaction that lost a race is run
-// again, so fn must set what it returns afresh on each call.
+// SERIALIZABLE (a token used once, the first epoch made once): consistency rests on the database,
+// not on anything in this process. A transaction PostgreSQL aborted (serialization failure,
+// deadlock) is run again, so fn must set what it returns afresh on each call. Writers of a
+// stream use streamTx.
 func (h *Hub) inTx(ctx context.Context, fn func(*dbTx) error) error {
 	return h.inTxAt(ctx, sql.LevelSerializable, fn)
+}
+
+// streamTx runs fn in a write transaction that first locks the row of stream name (status, trust,
+// revoked, policy) in streams. Every writer of a stream goes through it, so on PostgreSQL those
+// writers queue on the row lock instead of failing each other's SERIALIZABLE transactions: at
+// READ COMMITTED each statement after the lock sees what the previous holder committed, and the
+// stream's sequence numbers, partition digests and issuers are read and written by one writer at
+// a time, whichever replica runs it. (SQLite's one writer serializes anyway.)
+func (h *Hub) streamTx(ctx context.Context, name string, fn func(*dbTx) error) error {
+	return h.inTxAt(ctx, sql.LevelReadCommitted, func(tx *dbTx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE streams SET seq = seq WHERE name = ?`, name); err != nil {
+			return fmt.Errorf("lock stream %s: %w", name, err)
+		}
+		return fn(tx)
+	})
 }
 
 // inTxAt is inTx at another isolation level on PostgreSQL (SQLite's one writer serializes

@@ -29,7 +29,7 @@ func (h *Hub) SetPolicy(ctx context.Context, pv wire.PolicyVersion) (int64, erro
 		pv.ValidFrom = h.now()
 	}
 	pv.ValidFrom = pv.ValidFrom.UTC()
-	err := h.inTx(ctx, func(tx *dbTx) error {
+	err := h.streamTx(ctx, "policy", func(tx *dbTx) error {
 		if err := tx.QueryRowContext(ctx, `UPDATE streams SET seq = seq + 1 WHERE name = 'policy' RETURNING seq`).Scan(&pv.Version); err != nil {
 			return err
 		}

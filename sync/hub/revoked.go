@@ -15,7 +15,7 @@ func (h *Hub) RevokeCode(ctx context.Context, cid []byte, expires time.Time) (in
 		return 0, fmt.Errorf("hub: revoke code: code id of %d bytes, want %d", len(cid), wire.CodeIDSize)
 	}
 	var seq int64
-	err := h.inTx(ctx, func(tx *dbTx) error {
+	err := h.streamTx(ctx, "revoked", func(tx *dbTx) error {
 		if err := tx.QueryRowContext(ctx, `UPDATE streams SET seq = seq + 1 WHERE name = 'revoked' RETURNING seq`).Scan(&seq); err != nil {
 			return err
 		}

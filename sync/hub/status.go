@@ -149,7 +149,7 @@ func (h *Hub) PutStatus(ctx context.Context, entries ...StatusEntry) (int64, err
 		}
 	}
 	var seq int64
-	err := h.inTx(ctx, func(tx *dbTx) error {
+	err := h.streamTx(ctx, "status", func(tx *dbTx) error {
 		epoch, _, err := currentEpoch(ctx, tx)
 		if err != nil {
 			return err
@@ -302,7 +302,7 @@ func (h *Hub) SetStatus(ctx context.Context, p PersonRef, status int, reason str
 		return 0, err
 	}
 	var seq int64
-	err = h.inTx(ctx, func(tx *dbTx) error {
+	err = h.streamTx(ctx, "status", func(tx *dbTx) error {
 		epoch, key, err := currentEpoch(ctx, tx)
 		if err != nil {
 			return err
@@ -330,7 +330,7 @@ func (h *Hub) Prune(ctx context.Context) (int, error) {
 // PruneBefore removes status tombstones changed before t.
 func (h *Hub) PruneBefore(ctx context.Context, t time.Time) (int, error) {
 	var n int64
-	err := h.inTx(ctx, func(tx *dbTx) error {
+	err := h.streamTx(ctx, "status", func(tx *dbTx) error {
 		var maxSeq sql.NullInt64
 		if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM status WHERE deleted = 1 AND changed_at < ?`, wire.UnixMS(t)).Scan(&maxSeq); err != nil {
 			return err
@@ -513,7 +513,7 @@ func (h *Hub) snapshot(ctx context.Context, epoch int64, lo, hi []byte) (wire.St
 // the new epoch in the head, fetch the key sealed to them and download a snapshot. Persons without
 // a sealed ID cannot be re-keyed and are dropped (their count is returned).
 func (h *Hub) RotateDeploymentKey(ctx context.Context) (epoch int64, dropped int, err error) {
-	err = h.inTx(ctx, func(tx *dbTx) error {
+	err = h.streamTx(ctx, "status", func(tx *dbTx) error {
 		dropped = 0 // a retried transaction counts afresh
 		old, _, err := currentEpoch(ctx, tx)
 		if err != nil {
