@@ -42,7 +42,13 @@ func Start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "onepass-pg-")
+	// The socket's path must fit sockaddr_un (107 bytes), and under root the postgres user must
+	// reach the folder: /tmp is short and open to all, whatever $TMPDIR says.
+	base := os.TempDir()
+	if len(base) > 60 || os.Geteuid() == 0 {
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "onepass-pg-")
 	if err != nil {
 		return nil, err
 	}
