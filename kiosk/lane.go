@@ -41,7 +41,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Lane: "1", ShowFor: 5 * time.Second, MeasureTimeout: 8 * time.Second,
-		PollEvery: 150 * time.Millisecond, GatePulse: time.Second, CardWait: 8 * time.Second,
+		PollEvery: 250 * time.Millisecond, GatePulse: time.Second, CardWait: 8 * time.Second,
 		Measure: DefaultMeasure(), Policy: policy.Default(),
 	}
 }

@@ -21,7 +21,7 @@ import (
 
 func init() {
 	device.RegisterThermometer("mlx90614", func(ctx context.Context, p device.Params) (device.Thermometer, error) {
-		cfg := Config{Bus: DefaultBus, Address: DefaultAddr, IIR: DefaultIIR, FIR: DefaultFIR}
+		cfg := Config{Bus: DefaultBus, Address: DefaultAddr}
 		if err := p.Decode(&cfg); err != nil {
 			return nil, err
 		}
@@ -43,17 +43,17 @@ type Config struct {
 	Address   Address `json:"address"`    // 7-bit SMBus address, 0x5A from the factory
 	IgnorePEC bool    `json:"ignore_pec"` // accept readings with a bad PEC (counted in Health)
 	// The sensor's own filter (ConfigRegister1), written at open when the part has another one:
-	// IIR coefficient a1 and FIR length. Both 0 leaves the part as it is (tests; the daemon's
-	// defaults are DefaultIIR and DefaultFIR).
+	// IIR coefficient a1 and FIR length. Both 0 (the default) leaves the part as it is: an EEPROM
+	// write that applies only after a power cycle is a site's choice, not a start-up side effect.
 	IIR float64 `json:"iir"`
 	FIR int     `json:"fir"`
 }
 
-// The daemon's filter setting: IIR bypassed, FIR 1024. A result every ~145 ms that depends on that
+// The fast profile's filter setting (opt-in: iir = 1.0, fir = 1024): IIR bypassed, FIR 1024. A result every ~145 ms that depends on that
 // conversion only, so a person's reading settles within two results of the head arriving; the
 // noise (0.17 °C rms per result, against 0.10 with the factory IIR 50 %) is averaged by the
 // measurement rule over independent results instead of by an IIR that makes successive ones
-// alike (docs/thermometer.md §5, "Why this filter").
+// alike (docs/thermometer.md §5, "A faster profile").
 const (
 	DefaultIIR = 1.0
 	DefaultFIR = 1024
