@@ -296,6 +296,9 @@ func (c Config) Validate() error {
 	if m.Estimate != "" && m.Estimate != "mean" && m.Estimate != "median" {
 		bad("measure.estimate", "%q: want \"mean\" or \"median\"", m.Estimate)
 	}
+	if m.TrendC < 0 || m.TrendC > 2 {
+		bad("measure.trend_c", "%g: want 0 (off) … 2", m.TrendC)
+	}
 	if m.OffsetC < -3 || m.OffsetC > 3 {
 		bad("measure.offset_c", "%g: want −3…3", m.OffsetC)
 	}

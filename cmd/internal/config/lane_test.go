@@ -22,6 +22,7 @@ func TestFaultGraceCardWaitAndChecks(t *testing.T) {
 	if err := c.parse(`
 [measure]
 fault_grace = "30s"
+trend_c = 0.15
 [lane]
 card_wait = "0s"
 [policy]
@@ -31,12 +32,13 @@ status = "off"
 		t.Fatal(err)
 	}
 	k = c.Kiosk()
-	if k.Measure.FaultGrace != 30*time.Second || k.CardWait != 0 || !k.Policy.TemperatureOff() || !k.Policy.StatusOff() {
+	if k.Measure.FaultGrace != 30*time.Second || k.Measure.TrendC != 0.15 || k.CardWait != 0 || !k.Policy.TemperatureOff() || !k.Policy.StatusOff() {
 		t.Errorf("from the file: fault_grace %s, card_wait %s, policy %+v", k.Measure.FaultGrace, k.CardWait, k.Policy)
 	}
 	for _, tt := range []struct{ text, errHas string }{
 		{"[measure]\nfault_grace = \"1h\"", "measure.fault_grace"},
 		{"[measure]\nestimate = \"mode\"", "measure.estimate"},
+		{"[measure]\ntrend_c = -0.1", "measure.trend_c"},
 		{"[measure]\nfault_grace = \"-1s\"", "measure.fault_grace"},
 		{"[measure]\nfault_grace = 10", "measure.fault_grace"},
 		{"[measure]\nfault_grace = \"later\"", "fault_grace"},
