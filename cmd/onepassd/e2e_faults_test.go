@@ -14,10 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,6 +125,36 @@ func (p *hubProcess) kill() {
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
 	p.cmd = nil
+}
+
+// unreadRequest reports whether a connection accepted at addr (127.0.0.1:PORT) holds bytes its
+// process has not read: a request in flight.
+func unreadRequest(t *testing.T, addr string) bool {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := strconv.Atoi(port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		// sl local_address rem_address st tx_queue:rx_queue …, in hex; 01 is ESTABLISHED.
+		f := strings.Fields(line)
+		if len(f) < 5 || f[3] != "01" {
+			continue
+		}
+		_, lport, _ := strings.Cut(f[1], ":")
+		_, rxq, _ := strings.Cut(f[4], ":")
+		p, _ := strconv.ParseInt(lport, 16, 32)
+		rx, _ := strconv.ParseInt(rxq, 16, 64)
+		if int(p) == want && rx > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // idNumber is a valid 18-digit resident ID number (GB 11643 check character) for person n.
@@ -325,7 +357,13 @@ func TestHubReplicaFaults(t *testing.T) {
 	}
 
 	waitFor("uploads to the preferred replica", uploadsAt(a.url, 0, 40))
-	a.kill() // kill -9 while the kiosk uploads to it every 100 ms
+	// kill -9 with an upload in flight, for sure: the replica stopped (SIGSTOP), its kernel still
+	// takes the kiosk's next request, which waits unread until the kill cuts it.
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a request in flight to the preferred replica", func() bool { return unreadRequest(t, a.listen) })
+	a.kill()
 	waitFor("uploads to the other replica", uploadsAt(b.url, status().Uploaded, 80))
 
 	if err := pg.Stop(); err != nil {
