@@ -27,7 +27,7 @@ func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 
 func report(at time.Time, printer, paper string) wire.Telemetry {
 	return wire.Telemetry{At: at, Version: "onepassd/1.2.3", UptimeS: 3600,
-		Parts: []wire.PartHealth{{Part: "reader", State: "ok"}, {Part: "printer", State: printer, Reason: "paper " + paper, Since: at.Add(-time.Minute).UTC()}},
+		Parts:       []wire.PartHealth{{Part: "reader", State: "ok"}, {Part: "printer", State: printer, Reason: "paper " + paper, Since: at.Add(-time.Minute).UTC()}},
 		OutboxDepth: 2, OutboxOldest: at.Add(-30 * time.Second).UTC(), ReplicaAgeS: 42, ClockSkewMs: -150, Paper: paper,
 		Queues: []wire.QueueLength{{Service: "A", Waiting: 3}, {Service: "B", Waiting: 0}}}
 }
@@ -145,7 +145,9 @@ func must[T any](v T, err error) T {
 
 // TestTelemetryBadReportKeepsRecords: over POST /v1/visits, a report the hub cannot keep is
 // ignored and the records of the same upload are accepted all the same; a good one is kept.
-func TestTelemetryBadReportKeepsRecords(t *testing.T) { forBackends(t, testTelemetryBadReportKeepsRecords) }
+func TestTelemetryBadReportKeepsRecords(t *testing.T) {
+	forBackends(t, testTelemetryBadReportKeepsRecords)
+}
 
 func testTelemetryBadReportKeepsRecords(t *testing.T, be string) {
 	h := newHub(t, be, Options{})
