@@ -54,7 +54,7 @@ type syncer struct {
 	telem   *telemetrySource // set by watch once the lane exists
 	since   time.Time        // the daemon's start, for the reported uptime
 	started chan struct{}    // closed when a client exists (enrollment)
-	restart chan struct{} // a later enrollment replaced the client
+	restart chan struct{}    // a later enrollment replaced the client
 	cancel  context.CancelFunc
 }
 
