@@ -442,7 +442,7 @@ func devicesList(ctx context.Context, h *hub.Hub, args []string, stdout io.Write
 	}
 	now := time.Now()
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEVICE\tHALL\tLANES\tLAST SEEN\tOUTBOX\tLAG\tSOFTWARE\tSTATE")
+	fmt.Fprintln(tw, "DEVICE\tHALL\tLANES\tLAST SEEN\tOUTBOX\tLAG\tSOFTWARE\tSTATE\tPARTS\tPAPER\tREPLICA\tSKEW")
 	for _, d := range ds {
 		seen, lag, state := "never", "-", "ok"
 		if !d.LastSeen.IsZero() {
@@ -456,9 +456,34 @@ func devicesList(ctx context.Context, h *hub.Hub, args []string, stdout io.Write
 		} else if now.After(d.CertExpires) {
 			state = "certificate expired"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.Hall, d.Lanes, seen, d.OutboxDepth, lag, d.Software, state)
+		parts, paper, replica, skew := telemetryColumns(d.Telemetry)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Hall, d.Lanes, seen, d.OutboxDepth, lag, d.Software, state,
+			parts, paper, replica, skew)
 	}
 	return tw.Flush()
+}
+
+// telemetryColumns sums up a device's latest report: the parts not ok (name:state), the paper,
+// the replica's age and the clock skew; "-" before the first report.
+func telemetryColumns(t *wire.Telemetry) (parts, paper, replica, skew string) {
+	if t == nil {
+		return "-", "-", "-", "-"
+	}
+	var bad []string
+	for _, p := range t.Parts {
+		if p.State != "ok" && p.State != "not_configured" {
+			bad = append(bad, p.Part+":"+p.State)
+		}
+	}
+	parts = "ok"
+	if len(bad) > 0 {
+		parts = strings.Join(bad, ",")
+	}
+	replica = "none"
+	if t.ReplicaAgeS >= 0 {
+		replica = (time.Duration(t.ReplicaAgeS) * time.Second).String()
+	}
+	return parts, t.Paper, replica, (time.Duration(t.ClockSkewMs) * time.Millisecond).String()
 }
 
 func visitsExport(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {

@@ -172,3 +172,61 @@ func testVisitsExportStaffDecision(t *testing.T, db string) {
 		t.Errorf("the lane's visit carries staff fields: %s", lines[0])
 	}
 }
+
+// TestDevicesListTelemetry: devices list shows the latest report's key fields (the parts not ok,
+// paper, replica age, clock skew), "-" before any, and --json carries the whole report.
+func TestDevicesListTelemetry(t *testing.T) {
+	t.Setenv("ONEPASS_HUB_DB", "")
+	dir := t.TempDir()
+	if out, code := hubCmd(t, dir, "init", "keys"); code != 0 {
+		t.Fatalf("init keys: %d\n%s", code, out)
+	}
+	ctx := context.Background()
+	h, err := hub.Open(ctx, dir, hub.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, 2)
+	for i := range ids {
+		tok, err := h.NewToken(ctx, "hall-1", 1, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, k)
+		resp, _, err := h.Enroll(ctx, wire.EnrollRequest{V: 1, Token: tok, CSR: der})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = resp.Device
+	}
+	err = h.ReportTelemetry(ctx, ids[0], wire.Telemetry{At: time.Now(), Version: "onepassd/1", Paper: "out", ReplicaAgeS: 90, ClockSkewMs: -1500,
+		Parts: []wire.PartHealth{{Part: "reader", State: "ok"}, {Part: "printer", State: "down", Reason: "paper out"}, {Part: "camera", State: "not_configured"}}})
+	h.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code := hubCmd(t, dir, "devices", "list")
+	if code != 0 {
+		t.Fatalf("devices list: %d %q", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "PARTS") || !strings.Contains(lines[0], "SKEW") {
+		t.Fatalf("devices list:\n%s", out)
+	}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		tail := strings.Join(f[len(f)-4:], " ")
+		switch {
+		case strings.HasPrefix(l, ids[0]) && tail != "printer:down out 1m30s -1.5s":
+			t.Errorf("reported device: %q", tail)
+		case strings.HasPrefix(l, ids[1]) && tail != "- - - -":
+			t.Errorf("device without a report: %q", tail)
+		}
+	}
+	out, code = hubCmd(t, dir, "devices", "list", "--json")
+	var d hub.Device
+	if code != 0 || json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &d) != nil || d.Telemetry == nil || d.Telemetry.Paper != "out" || d.TelemetryAt.IsZero() {
+		t.Errorf("devices list --json: %d %q", code, out)
+	}
+}

@@ -42,7 +42,7 @@ Commands:
   policy set [--fever-c C] [--status-max-age D] [--hard-max-age D] [--absent-status manual|green]
              [--valid-from TIME]    publish a new hall policy version
   keys rotate                       start a new deployment-key epoch (every person re-keyed)
-  devices list [--json]             enrolled devices: last seen, outbox depth and lag
+  devices list [--json]             enrolled devices: last seen, outbox, lag, telemetry
   devices revoke ID                 refuse a device's certificate from its next request on
   visits export [--format csv|jsonl] [--since TIME]
                                     every received visit on stdout

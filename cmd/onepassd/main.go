@@ -184,6 +184,7 @@ func serve(ctx context.Context, cfg config.Config, simulate bool, sock socketFla
 	}
 	lane := kiosk.New(kcfg, parts, opts)
 	syn.attach(ctx, lane, kcfg.Policy)
+	syn.watch(newTelemetrySource(lane, parts.Printer, qs.queue(), clock))
 
 	uo := ui.Options{Addr: cfg.Listen, Logger: logger, Sync: syncAPI{syn},
 		Status: statusFunc(started, db, opts.Replica, clock)}

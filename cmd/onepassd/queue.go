@@ -95,6 +95,14 @@ func openQueue(ctx context.Context, cfg config.Config, db *store.Store, parts *k
 	return qs, nil
 }
 
+// queue is the hall's queue, nil when tickets are off.
+func (qs *queueSetup) queue() *queue.Queue {
+	if qs == nil {
+		return nil
+	}
+	return qs.q
+}
+
 // apply gives the UI the queue and its collaborators, and in --sim the simulators' controls.
 func (qs *queueSetup) apply(o *ui.Options, lane *kiosk.Lane) {
 	if qs == nil {

@@ -51,14 +51,16 @@ type syncer struct {
 	lane    *kiosk.Lane
 	cfgPol  policy.Policy // the configured policy, before the platform's
 	applied policy.Policy
-	started chan struct{} // closed when a client exists (enrollment)
-	restart chan struct{} // a later enrollment replaced the client
+	telem   *telemetrySource // set by watch once the lane exists
+	since   time.Time        // the daemon's start, for the reported uptime
+	started chan struct{}    // closed when a client exists (enrollment)
+	restart chan struct{}    // a later enrollment replaced the client
 	cancel  context.CancelFunc
 }
 
 func newSyncer(cfg config.Config, db *store.Store, simulate bool, clock clockwork.Clock, logger *slog.Logger) *syncer {
 	return &syncer{cfg: cfg, db: db, simulate: simulate, clock: clock, log: logger.With("part", "sync"), base: logger,
-		dir: filepath.Join(cfg.Data, "sync"), keysDir: filepath.Join(cfg.Data, "keys"), started: make(chan struct{})}
+		dir: filepath.Join(cfg.Data, "sync"), keysDir: filepath.Join(cfg.Data, "keys"), started: make(chan struct{}), since: clock.Now()}
 }
 
 // start loads the enrollment, if any. In --sim without a configured [sync] hub or hubs it first starts
@@ -178,6 +180,7 @@ func (s *syncer) connect() error {
 		MaxBackoff: s.cfg.Sync.MaxBackoff.Duration, OutboxLimit: s.cfg.Sync.OutboxLimit,
 		MaxSkew: s.cfg.Trust.MaxSkew.Duration, Software: "onepassd/" + version,
 		Clock: s.clock, Logger: s.base, OnKeys: s.onKeys, OnPolicy: func(wire.Policy) { s.applyPolicy(context.Background()) },
+		Telemetry: s.telemetry,
 	}, s.db)
 	if err != nil {
 		return err
@@ -216,6 +219,25 @@ func (s *syncer) attach(ctx context.Context, lane *kiosk.Lane, base policy.Polic
 	s.lane, s.cfgPol, s.applied = lane, base, base
 	s.mu.Unlock()
 	s.applyPolicy(ctx)
+}
+
+// watch hands the telemetry the lane, the printer and the queue to report on.
+func (s *syncer) watch(ts *telemetrySource) {
+	s.mu.Lock()
+	s.telem = ts
+	s.mu.Unlock()
+}
+
+// telemetry is the daemon's part of the report the pushes carry (client.Config.Telemetry).
+func (s *syncer) telemetry(context.Context) wire.Telemetry {
+	t := wire.Telemetry{Version: "onepassd/" + version, UptimeS: int64(s.clock.Since(s.since).Seconds())}
+	s.mu.Lock()
+	ts := s.telem
+	s.mu.Unlock()
+	if ts != nil { // before the lane exists (the first sync in --sim) only the version and uptime
+		ts.fill(&t)
+	}
+	return t
 }
 
 func (s *syncer) onKeys(k client.Keys) {

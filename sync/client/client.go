@@ -61,6 +61,10 @@ type Config struct {
 	OnKeys func(Keys)
 	// OnPolicy is called when a new policy document was stored.
 	OnPolicy func(wire.Policy)
+	// Telemetry, when set, gives the kiosk's part of the report the pushes carry to the hub
+	// (telemetry.go): the parts' health, the printer's paper, the queue lengths, the version and
+	// uptime. The client adds the outbox, the replica's age, the clock skew and its own health.
+	Telemetry func(context.Context) wire.Telemetry
 }
 
 // Keys are the secrets the kiosk receives from the hub.
@@ -89,6 +93,11 @@ type Client struct {
 	// pullMu makes Pull calls (the loop and SyncNow) take turns.
 	pullMu sync.Mutex
 	pushMu sync.Mutex
+	// Held with pushMu: the round's report until an upload carrying it is acknowledged, and when
+	// the last one was.
+	pendingTel *wire.Telemetry
+	telSent    time.Time
+	started    time.Time // for the uptime, when Config.Telemetry gives none
 }
 
 // New loads the enrollment in cfg.Dir. It fails with ErrNotEnrolled when there is none.
@@ -149,6 +158,7 @@ func New(cfg Config, db *store.Store) (*Client, error) {
 		c.replicas = append(c.replicas, newReplica(base, cfg, id))
 	}
 	c.curSince = c.clock.Now()
+	c.started = c.curSince
 	c.st = Status{Hub: bases[0], Device: id.Device, Hall: id.Hall, CertExpires: id.leaf.NotAfter, OutboxLimit: cfg.OutboxLimit}
 	if len(bases) > 1 {
 		c.st.Hubs = bases

@@ -34,6 +34,8 @@ func (c *Client) Push(ctx context.Context) (int, error) {
 }
 
 func (c *Client) push(ctx context.Context) (int, error) {
+	c.pendingTel = c.telemetryDue(ctx)
+	defer func() { c.pendingTel = nil }()
 	total := 0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -48,6 +50,9 @@ func (c *Client) push(ctx context.Context) (int, error) {
 			return total, err
 		}
 		if len(vs) == 0 && len(ts) == 0 {
+			if c.pendingTel != nil { // nothing carried the report: it goes alone
+				return total, c.heartbeat(ctx, c.pendingTel)
+			}
 			return total, nil
 		}
 		// One batch of each kind per turn, so neither waits for the other.
@@ -73,7 +78,7 @@ func (c *Client) push(ctx context.Context) (int, error) {
 // upload sends one batch and settles its records. A batch too large for the hub is split in
 // halves, so one oversized record never blocks the others.
 func (c *Client) upload(ctx context.Context, kind string, recs []wire.Record) (int, error) {
-	body, err := json.Marshal(wire.Upload{V: wire.Major, Records: recs})
+	body, err := json.Marshal(wire.Upload{V: wire.Major, Records: recs, Telemetry: c.pendingTel})
 	if err != nil {
 		return 0, fmt.Errorf("sync: upload: %w", err)
 	}
@@ -98,6 +103,9 @@ func (c *Client) upload(ctx context.Context, kind string, recs []wire.Record) (i
 	var ack wire.Ack
 	if _, err := c.verifier.Open(resp, wire.TypeAck, &ack); err != nil {
 		return 0, fmt.Errorf("sync: upload acknowledgement rejected (the batch will be sent again): %w", err)
+	}
+	if c.pendingTel != nil {
+		c.telemetrySent()
 	}
 	sent := make(map[string]bool, len(recs))
 	for _, r := range recs {

@@ -143,6 +143,18 @@ ALTER TABLE visits ADD COLUMN overrides BLOB CHECK (overrides IS NULL OR length(
 ALTER TABLE visits ADD COLUMN note      TEXT NOT NULL DEFAULT '';
 CREATE INDEX visits_overrides ON visits (overrides) WHERE overrides IS NOT NULL;
 `,
+	// 3: telemetry: each device's latest report (wire.Telemetry JSON) and a short history.
+	`
+ALTER TABLE devices ADD COLUMN telemetry    BLOB;
+ALTER TABLE devices ADD COLUMN telemetry_at INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE telemetry (
+	device      TEXT    NOT NULL,
+	received_at INTEGER NOT NULL,
+	report      BLOB    NOT NULL,
+	PRIMARY KEY (device, received_at)
+) WITHOUT ROWID;
+CREATE INDEX telemetry_received ON telemetry (received_at);
+`,
 }
 
 // busyTimeout is how long a write waits for another process's lock (an admin command while

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -27,7 +28,7 @@ type Device struct {
 
 // Devices lists every enrolled device.
 func (h *Hub) Devices(ctx context.Context) ([]Device, error) {
-	rows, err := h.r.QueryContext(ctx, `SELECT id, hall, lanes, enrolled_at, cert_expires, last_seen, outbox_depth, outbox_oldest, software, revoked_at
+	rows, err := h.r.QueryContext(ctx, `SELECT id, hall, lanes, enrolled_at, cert_expires, last_seen, outbox_depth, outbox_oldest, software, revoked_at, telemetry, telemetry_at
 		FROM devices ORDER BY enrolled_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("hub: devices: %w", err)
@@ -36,11 +37,19 @@ func (h *Hub) Devices(ctx context.Context) ([]Device, error) {
 	var out []Device
 	for rows.Next() {
 		var d Device
-		var en, ce, ls, oo, rv int64
-		if err := rows.Scan(&d.ID, &d.Hall, &d.Lanes, &en, &ce, &ls, &d.OutboxDepth, &oo, &d.Software, &rv); err != nil {
+		var en, ce, ls, oo, rv, ta int64
+		var tel []byte
+		if err := rows.Scan(&d.ID, &d.Hall, &d.Lanes, &en, &ce, &ls, &d.OutboxDepth, &oo, &d.Software, &rv, &tel, &ta); err != nil {
 			return nil, fmt.Errorf("hub: devices: %w", err)
 		}
 		d.EnrolledAt, d.CertExpires, d.LastSeen, d.OutboxOldest, d.RevokedAt = wire.FromUnixMS(en), wire.FromUnixMS(ce), wire.FromUnixMS(ls), wire.FromUnixMS(oo), wire.FromUnixMS(rv)
+		if tel != nil {
+			var t wire.Telemetry
+			if err := json.Unmarshal(tel, &t); err != nil {
+				return nil, fmt.Errorf("hub: devices: telemetry of %s: %w", d.ID, err)
+			}
+			d.Telemetry, d.TelemetryAt = &t, wire.FromUnixMS(ta)
+		}
 		out = append(out, d)
 	}
 	return out, rows.Err()

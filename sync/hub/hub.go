@@ -52,6 +52,12 @@ type Options struct {
 	// default DefaultMaxSkew). A record dated more than MaxSkew and a day after the hub's clock is
 	// refused.
 	MaxSkew time.Duration
+	// TelemetryEvery is how often a device's report goes into its history when nothing changed
+	// (default 1 min; a part or paper state that changed goes in at once). TelemetryKeep is how
+	// long the history is kept (default 24 h), and TelemetryRows the most reports kept per device
+	// (default 2,000, against a part that flaps).
+	TelemetryEvery, TelemetryKeep time.Duration
+	TelemetryRows                 int
 }
 
 // DefaultMaxSkew is Options.MaxSkew's default, the kiosks' default [trust] max_skew.
@@ -106,6 +112,15 @@ func Open(ctx context.Context, dir string, o Options) (*Hub, error) {
 	}
 	if o.MaxSkew <= 0 {
 		o.MaxSkew = DefaultMaxSkew
+	}
+	if o.TelemetryEvery <= 0 {
+		o.TelemetryEvery = time.Minute
+	}
+	if o.TelemetryKeep <= 0 {
+		o.TelemetryKeep = 24 * time.Hour
+	}
+	if o.TelemetryRows <= 0 {
+		o.TelemetryRows = 2000
 	}
 	if o.ConnsPerAddr <= 0 {
 		o.ConnsPerAddr = 256
@@ -193,6 +208,9 @@ func (h *Hub) ServeWith(ctx context.Context, l net.Listener, wrap func(http.Hand
 					h.log.Warn("hub: prune tombstones", "err", err)
 				} else if n > 0 {
 					h.log.Info("hub: pruned status tombstones", "rows", n)
+				}
+				if _, err := h.PruneTelemetry(ctx); err != nil {
+					h.log.Warn("hub: prune telemetry history", "err", err)
 				}
 			}
 		}

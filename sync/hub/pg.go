@@ -130,6 +130,18 @@ ALTER TABLE visits ADD COLUMN overrides bytea CHECK (overrides IS NULL OR length
 ALTER TABLE visits ADD COLUMN note      text NOT NULL DEFAULT '';
 CREATE INDEX visits_overrides ON visits (overrides) WHERE overrides IS NOT NULL;
 `,
+	// 3: telemetry.
+	`
+ALTER TABLE devices ADD COLUMN telemetry    bytea;
+ALTER TABLE devices ADD COLUMN telemetry_at bigint NOT NULL DEFAULT 0;
+CREATE TABLE telemetry (
+	device      text   NOT NULL,
+	received_at bigint NOT NULL,
+	report      bytea  NOT NULL,
+	PRIMARY KEY (device, received_at)
+);
+CREATE INDEX telemetry_received ON telemetry (received_at);
+`,
 }
 
 // pgMigrateLock is the advisory lock key that makes replicas starting together migrate one at a

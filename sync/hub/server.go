@@ -313,7 +313,9 @@ func (h *Hub) ingest(w http.ResponseWriter, r *http.Request, d device) {
 		httpError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("upload larger than %d bytes", wire.MaxUploadBytes))
 		return
 	}
-	var up wire.Upload
+	// The report is read apart (upload.Telemetry stays raw), so a malformed one cannot make the
+	// records beside it refused.
+	var up upload
 	if err := json.Unmarshal(body, &up); err != nil {
 		httpError(w, http.StatusBadRequest, "upload is not JSON: "+err.Error())
 		return
@@ -334,5 +336,13 @@ func (h *Hub) ingest(w http.ResponseWriter, r *http.Request, d device) {
 		httpError(w, http.StatusServiceUnavailable, "hub database: "+err.Error())
 		return
 	}
+	h.noteTelemetry(r.Context(), d.id, up.Telemetry)
 	h.writeSigned(w, ack)
+}
+
+// upload is wire.Upload as the hub reads it: the telemetry is parsed apart (noteTelemetry).
+type upload struct {
+	V         int             `json:"v"`
+	Records   []wire.Record   `json:"records"`
+	Telemetry json.RawMessage `json:"telemetry"`
 }

@@ -235,6 +235,9 @@ type Record struct {
 type Upload struct {
 	V       int      `json:"v"`
 	Records []Record `json:"records"`
+	// Telemetry is the kiosk's report of its own state (docs/sync-protocol.md, "Telemetry"); an
+	// upload with no records and only the report is the idle kiosk's heartbeat.
+	Telemetry *Telemetry `json:"telemetry,omitempty"`
 }
 
 // Rejection is a record the hub will never accept as sent; the kiosk quarantines it.
