@@ -66,7 +66,9 @@ func testHallDay(t *testing.T, be string) {
 	h := newHub(t, be, Options{Now: func() time.Time { return now }})
 	a1, a2, b := enrollIn(t, h, "东城"), enrollIn(t, h, "东城"), enrollIn(t, h, "西城")
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, cst)
-	at := func(hh, mm int) time.Time { return day.Add(time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute) }
+	at := func(hh, mm int) time.Time {
+		return day.Add(time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute)
+	}
 	ingestAll(t, h, a1,
 		visitAt(at(9, 0), "card", "PASS", "ok"), visitAt(at(9, 10), "code", "PASS", "ok"),
 		visitAt(at(9, 59), "card", "DENY", "fever"), visitAt(at(10, 5), "card", "MANUAL", "status_stale"),
