@@ -59,14 +59,14 @@ type share struct {
 }
 
 type hallsData struct {
-	Halls    []string
-	Hall     string
-	Day      string
-	D        hub.HallDay
-	Shares   []share
-	Hourly   string // JSON for the chart
-	Labels   string
-	Shares4  string
+	Halls   []string
+	Hall    string
+	Day     string
+	D       hub.HallDay
+	Shares  []share
+	Hourly  string // JSON for the chart
+	Labels  string
+	Shares4 string
 	// OutcomeLabels names the outcomes in the page's language, for the chart.
 	OutcomeLabels string
 	Override      int
