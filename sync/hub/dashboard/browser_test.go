@@ -37,6 +37,9 @@ func TestBrowser(t *testing.T) {
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
+	// A step that can never succeed (a node gone with a navigation) fails the test, not hangs it.
+	ctx, cancel = context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
 	var mu sync.Mutex
 	var requested []string
 	// Every request the page makes (the tab's Network domain is on from the start).
