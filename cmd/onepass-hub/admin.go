@@ -21,10 +21,14 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"onepass/identity"
 	"onepass/signing"
 	"onepass/sync/hub"
+	"onepass/sync/hub/dashboard"
 	"onepass/sync/wire"
 )
 
@@ -88,10 +92,11 @@ func adminRun(ctx context.Context, dir, dbURL string, args []string, stdout, std
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	opts := hub.Options{Logger: logger, DB: dbURL}
 	var listen string
+	var push time.Duration
 	if cmd == "serve" {
 		// serve's flags tune the hub itself: parsed before it opens.
 		var err error
-		if listen, opts.MaxSkew, err = serveFlags(args[1:]); err != nil {
+		if listen, opts.MaxSkew, push, err = serveFlags(args[1:]); err != nil {
 			return err
 		}
 	}
@@ -102,7 +107,7 @@ func adminRun(ctx context.Context, dir, dbURL string, args []string, stdout, std
 	defer h.Close()
 	switch cmd + " " + sub {
 	case "serve " + sub:
-		return serve(ctx, h, listen, stdout, logger)
+		return serve(ctx, h, listen, push, opts.MaxSkew, stdout, logger)
 	case "token " + sub:
 		return token(ctx, h, args[1:], stdout)
 	case "status set":
@@ -139,6 +144,34 @@ func adminRun(ctx context.Context, dir, dbURL string, args []string, stdout, std
 		return nil
 	case "visits export":
 		return visitsExport(ctx, h, args[2:], stdout)
+	case "admin add":
+		return adminAdd(ctx, h, args[2:], os.Stdin, stdout)
+	case "admin list":
+		if err := parse(newFlags("admin list"), args[2:]); err != nil {
+			return err
+		}
+		ops, err := h.Operators(ctx)
+		if err != nil {
+			return err
+		}
+		for _, o := range ops {
+			fmt.Fprintf(stdout, "%s\tadded %s\n", o.Name, o.CreatedAt.Local().Format("2006-01-02 15:04"))
+		}
+		return nil
+	case "admin remove":
+		fs := newFlags("admin remove")
+		user := fs.String("user", "", "")
+		if err := parse(fs, args[2:]); err != nil {
+			return err
+		}
+		if *user == "" {
+			return adminUsage("admin remove needs --user")
+		}
+		if err := h.RemoveOperator(ctx, *user); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "operator %s removed; their sessions ended\n", *user)
+		return nil
 	}
 	return adminUsage(fmt.Sprintf("unknown command %q", strings.TrimSpace(cmd+" "+sub)))
 }
@@ -183,22 +216,64 @@ func initKeys(dir string, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// serveFlags parses `serve [--listen ADDR] [--max-skew D]`. --max-skew is the kiosks' [trust]
-// max_skew, in the range the kiosk's configuration allows.
-func serveFlags(args []string) (listen string, maxSkew time.Duration, err error) {
+// serveFlags parses `serve [--listen ADDR] [--max-skew D] [--push-interval D]`. --max-skew is
+// the kiosks' [trust] max_skew and --push-interval their [sync] push_interval, each in the range
+// the kiosk's configuration allows.
+func serveFlags(args []string) (listen string, maxSkew, push time.Duration, err error) {
 	fs := newFlags("serve")
 	l := fs.String("listen", ":8443", "")
 	skew := fs.Duration("max-skew", hub.DefaultMaxSkew, "")
+	pi := fs.Duration("push-interval", 5*time.Second, "")
 	if err := parse(fs, args); err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
 	if *skew < time.Second || *skew > 24*time.Hour {
-		return "", 0, adminUsage(fmt.Sprintf("serve: --max-skew %s: want 1s–24h", *skew))
+		return "", 0, 0, adminUsage(fmt.Sprintf("serve: --max-skew %s: want 1s–24h", *skew))
 	}
-	return *l, *skew, nil
+	if *pi < 100*time.Millisecond || *pi > time.Hour {
+		return "", 0, 0, adminUsage(fmt.Sprintf("serve: --push-interval %s: want 100ms–1h", *pi))
+	}
+	return *l, *skew, *pi, nil
 }
 
-func serve(ctx context.Context, h *hub.Hub, listen string, stdout io.Writer, logger *slog.Logger) error {
+// minPassword is the shortest operator password accepted.
+const minPassword = 12
+
+// adminAdd adds an operator; the password comes from standard input (one line), so it stays out
+// of shell history and the process list, and only its bcrypt hash is stored.
+func adminAdd(ctx context.Context, h *hub.Hub, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := newFlags("admin add")
+	user := fs.String("user", "", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !hub.ValidOperatorName(*user) {
+		return adminUsage("admin add needs --user NAME: a letter, then up to 31 letters, digits, _ . -")
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("admin add: read the password from standard input: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if n := utf8.RuneCountInString(pw); n < minPassword {
+		return fmt.Errorf("admin add: the password has %d characters: want %d or more", n, minPassword)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	if err != nil {
+		return fmt.Errorf("admin add: %w", err)
+	}
+	if err := h.AddOperator(ctx, *user, string(hash)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "operator %s added: log in at https://HUB:PORT/admin/\n", *user)
+	return nil
+}
+
+func serve(ctx context.Context, h *hub.Hub, listen string, push, maxSkew time.Duration, stdout io.Writer, logger *slog.Logger) error {
+	dash, err := dashboard.New(h, dashboard.Options{PushInterval: push, MaxSkew: maxSkew, Logger: logger})
+	if err != nil {
+		return err
+	}
 	// Bind first: "serving" is said only once kiosks can connect, with the address really bound
 	// (the port of --listen :0 too).
 	l, err := net.Listen("tcp", listen)
@@ -207,7 +282,7 @@ func serve(ctx context.Context, h *hub.Hub, listen string, stdout io.Writer, log
 	}
 	logger.Info("onepass-hub serving", "listen", l.Addr().String(), "data", h.Dir(), "version", version)
 	fmt.Fprintf(stdout, "onepass hub: https://%s\n", l.Addr())
-	return h.Serve(ctx, l)
+	return h.ServeWith(ctx, l, dashboard.Mount(dash))
 }
 
 func token(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {

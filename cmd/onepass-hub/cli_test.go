@@ -147,7 +147,72 @@ func TestServeMaxSkew(t *testing.T) {
 			t.Errorf("serve %v: exit %d\n%s", tc.args, code, out)
 		}
 	}
-	if l, skew, err := serveFlags([]string{"--max-skew", "10m", "--listen", ":9443"}); err != nil || l != ":9443" || skew != 10*time.Minute {
-		t.Errorf("serveFlags = %q %s %v", l, skew, err)
+	if l, skew, push, err := serveFlags([]string{"--max-skew", "10m", "--listen", ":9443"}); err != nil || l != ":9443" || skew != 10*time.Minute || push != 5*time.Second {
+		t.Errorf("serveFlags = %q %s %s %v", l, skew, push, err)
+	}
+}
+
+// TestServePushInterval: --push-interval takes the kiosks' [sync] push_interval range
+// (100ms–1h), default 5s like theirs.
+func TestServePushInterval(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--push-interval", "2h"}, "--push-interval 2h0m0s: want 100ms–1h"},
+		{[]string{"--push-interval", "10ms"}, "want 100ms–1h"},
+	} {
+		if out, code := hubCmd(t, t.TempDir(), append([]string{"serve"}, tc.args...)...); code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("serve %v: exit %d\n%s", tc.args, code, out)
+		}
+	}
+	if _, _, push, err := serveFlags([]string{"--push-interval", "30s"}); err != nil || push != 30*time.Second {
+		t.Errorf("serveFlags = %s %v", push, err)
+	}
+}
+
+// TestAdminOperators: `admin add` reads the password from standard input, refuses a short one
+// and a name that is no operator name, stores only a bcrypt hash; `admin list` and `admin remove`.
+func TestAdminOperators(t *testing.T) {
+	dir := t.TempDir()
+	if out, code := hubCmd(t, dir, "init", "keys"); code != 0 {
+		t.Fatalf("init keys: %d\n%s", code, out)
+	}
+	withStdin := func(in string, args ...string) (string, int) {
+		r, w, _ := os.Pipe()
+		w.WriteString(in)
+		w.Close()
+		saved := os.Stdin
+		os.Stdin = r
+		defer func() { os.Stdin = saved }()
+		return hubCmd(t, dir, args...)
+	}
+	if out, code := withStdin("short\n", "admin", "add", "--user", "li.ming"); code != 1 || !strings.Contains(out, "want 12 or more") {
+		t.Errorf("short password: %d %q", code, out)
+	}
+	if out, code := withStdin("correct horse battery\n", "admin", "add", "--user", "110101199003074477"); code != 2 {
+		t.Errorf("an ID number as the name: %d %q", code, out)
+	}
+	if out, code := withStdin("correct horse battery\n", "admin", "add", "--user", "li.ming"); code != 0 || !strings.Contains(out, "/admin/") {
+		t.Fatalf("admin add: %d %q", code, out)
+	}
+	if out, code := withStdin("another password!\n", "admin", "add", "--user", "li.ming"); code != 1 || !strings.Contains(out, "already exists") {
+		t.Errorf("second add: %d %q", code, out)
+	}
+	db, _ := os.ReadFile(filepath.Join(dir, "hub.db"))
+	if strings.Contains(string(db), "correct horse battery") {
+		t.Error("the password itself is in the database")
+	}
+	if out, code := hubCmd(t, dir, "admin", "list"); code != 0 || !strings.HasPrefix(out, "li.ming\tadded ") {
+		t.Errorf("admin list: %d %q", code, out)
+	}
+	if out, code := hubCmd(t, dir, "admin", "remove", "--user", "li.ming"); code != 0 || !strings.Contains(out, "removed") {
+		t.Errorf("admin remove: %d %q", code, out)
+	}
+	if out, code := hubCmd(t, dir, "admin", "list"); code != 0 || out != "" {
+		t.Errorf("admin list after remove: %d %q", code, out)
+	}
+	if out, code := hubCmd(t, dir, "admin", "remove", "--user", "li.ming"); code != 1 {
+		t.Errorf("remove again: %d %q", code, out)
 	}
 }

@@ -22,10 +22,13 @@ Commands:
                                     prints the root key for the kiosks' [trust] root; with
                                     --db also creates the database's tables
   root                              print the root key (base64 SubjectPublicKeyInfo DER)
-  serve [--listen ADDR] [--max-skew D]
+  serve [--listen ADDR] [--max-skew D] [--push-interval D]
                                     serve kiosks over mutual TLS (default :8443); records dated
                                     more than --max-skew (the kiosks' [trust] max_skew, default
-                                    2m) and a day ahead of the hub's clock are refused
+                                    2m) and a day ahead of the hub's clock are refused; the
+                                    operators' dashboard at https://HOST:PORT/admin/ flags a
+                                    kiosk silent for 3 × --push-interval (the kiosks' [sync]
+                                    push_interval, default 5s)
   token --hall HALL [--lanes N] [--valid 24h]
                                     make a one-time enrollment token
   status set --id ID|- --status green|yellow|red|unknown [--type 10] [--reason TEXT] [--valid 24h]
@@ -42,6 +45,10 @@ Commands:
   policy set [--fever-c C] [--status-max-age D] [--hard-max-age D] [--absent-status manual|green]
              [--valid-from TIME]    publish a new hall policy version
   keys rotate                       start a new deployment-key epoch (every person re-keyed)
+  admin add --user NAME             add an operator of the dashboard (/admin/); the password
+                                    (12 characters or more) is read from standard input
+  admin list                        the operators
+  admin remove --user NAME          remove an operator and end their sessions
   devices list [--json]             enrolled devices: last seen, outbox, lag, telemetry
   devices revoke ID                 refuse a device's certificate from its next request on
   visits export [--format csv|jsonl] [--since TIME]
@@ -117,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "init", "root", "serve", "token", "status", "issuer", "policy", "keys", "devices", "visits":
+	case "init", "root", "serve", "token", "status", "issuer", "policy", "keys", "devices", "visits", "admin":
 		return admin(dataDir, dbURL, args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "onepass-hub: unknown command %q\n\n%s", args[0], usage)

@@ -155,6 +155,33 @@ CREATE TABLE telemetry (
 ) WITHOUT ROWID;
 CREATE INDEX telemetry_received ON telemetry (received_at);
 `,
+	// 4: the operators' dashboard (/admin/): operator accounts (bcrypt hashes), their failed-login
+	// counters and sessions, kept in the database so every replica agrees on them and a restart
+	// neither unlocks a name nor logs anyone out; when a code revocation and a policy version were
+	// made, for the audit page; ticket events found by time.
+	`
+CREATE TABLE operators (
+	name       TEXT    PRIMARY KEY,
+	hash       TEXT    NOT NULL,      -- bcrypt of the password: never the password
+	created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE operator_lockout (
+	key          TEXT    PRIMARY KEY, -- "u:<name>" (or "u:#<hash bucket>") or "ip:<address>"
+	failed       INTEGER NOT NULL DEFAULT 0,
+	locked_until INTEGER NOT NULL DEFAULT 0,
+	streak       INTEGER NOT NULL DEFAULT 0,
+	last_at      INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE operator_sessions (
+	hash     BLOB    PRIMARY KEY,     -- SHA-256 of the cookie: a database dump logs nobody in
+	operator TEXT    NOT NULL,
+	csrf     TEXT    NOT NULL,
+	seen_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE revoked ADD COLUMN revoked_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE policy ADD COLUMN published_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX records_kind_at ON records (kind, at);
+`,
 }
 
 // busyTimeout is how long a write waits for another process's lock (an admin command while

@@ -171,8 +171,9 @@ func (h *Hub) Serve(ctx context.Context, l net.Listener) error {
 	return h.ServeWith(ctx, l, nil)
 }
 
-// ServeWith is Serve with the protocol handler wrapped by wrap (nil: none): tests put a
-// fault injector between TLS and the hub.
+// ServeWith is Serve with the protocol handler wrapped by wrap (nil: none): onepass-hub serve
+// mounts the operators' dashboard beside it (dashboard.Mount); tests put a fault injector
+// between TLS and the hub.
 func (h *Hub) ServeWith(ctx context.Context, l net.Listener, wrap func(http.Handler) http.Handler) error {
 	handler := h.Handler()
 	if wrap != nil {

@@ -142,6 +142,30 @@ CREATE TABLE telemetry (
 );
 CREATE INDEX telemetry_received ON telemetry (received_at);
 `,
+	// 4: the operators' dashboard.
+	`
+CREATE TABLE operators (
+	name       text   PRIMARY KEY,
+	hash       text   NOT NULL,
+	created_at bigint NOT NULL
+);
+CREATE TABLE operator_lockout (
+	key          text   PRIMARY KEY,
+	failed       bigint NOT NULL DEFAULT 0,
+	locked_until bigint NOT NULL DEFAULT 0,
+	streak       bigint NOT NULL DEFAULT 0,
+	last_at      bigint NOT NULL
+);
+CREATE TABLE operator_sessions (
+	hash     bytea  PRIMARY KEY,
+	operator text   NOT NULL,
+	csrf     text   NOT NULL,
+	seen_at  bigint NOT NULL
+);
+ALTER TABLE revoked ADD COLUMN revoked_at bigint NOT NULL DEFAULT 0;
+ALTER TABLE policy ADD COLUMN published_at bigint NOT NULL DEFAULT 0;
+CREATE INDEX records_kind_at ON records (kind, at);
+`,
 }
 
 // pgMigrateLock is the advisory lock key that makes replicas starting together migrate one at a

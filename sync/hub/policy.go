@@ -37,7 +37,7 @@ func (h *Hub) SetPolicy(ctx context.Context, pv wire.PolicyVersion) (int64, erro
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO policy (version, doc) VALUES (?, ?)`, pv.Version, doc)
+		_, err = tx.ExecContext(ctx, `INSERT INTO policy (version, doc, published_at) VALUES (?, ?, ?)`, pv.Version, doc, wire.UnixMS(h.now()))
 		return err
 	})
 	if err != nil {

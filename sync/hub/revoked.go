@@ -19,8 +19,9 @@ func (h *Hub) RevokeCode(ctx context.Context, cid []byte, expires time.Time) (in
 		if err := tx.QueryRowContext(ctx, `UPDATE streams SET seq = seq + 1 WHERE name = 'revoked' RETURNING seq`).Scan(&seq); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO revoked (cid, expires, seq) VALUES (?, ?, ?)
-			ON CONFLICT (cid) DO UPDATE SET expires = excluded.expires, seq = excluded.seq`, cid, wire.UnixMS(expires), seq)
+		_, err := tx.ExecContext(ctx, `INSERT INTO revoked (cid, expires, seq, revoked_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (cid) DO UPDATE SET expires = excluded.expires, seq = excluded.seq, revoked_at = excluded.revoked_at`,
+			cid, wire.UnixMS(expires), seq, wire.UnixMS(h.now()))
 		return err
 	})
 	if err != nil {
