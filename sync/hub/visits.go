@@ -112,7 +112,93 @@ const (
 // 65,535.
 const ingestChunk = 500
 
-const visitCols = `id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason, staff_id, overrides, note`
+// batchTable is a table a batch inserts into: its columns, id first, with their PostgreSQL types.
+type batchTable struct {
+	name  string
+	cols  []string
+	types []string // bytea, text, bigint or float8: what pgArrays builds for the column
+}
+
+var (
+	visitsTable = batchTable{name: "visits",
+		cols: []string{"id", "device", "received_at", "at", "lane", "method", "person_key", "sealed_id", "masked_name", "temp_c",
+			"outcome", "reason", "staff_id", "overrides", "note"},
+		types: []string{"bytea", "text", "bigint", "bigint", "text", "text", "bytea", "bytea", "text", "float8",
+			"text", "text", "text", "bytea", "text"}}
+	recordsTable = batchTable{name: "records",
+		cols:  []string{"id", "kind", "device", "received_at", "at", "body"},
+		types: []string{"bytea", "text", "text", "bigint", "bigint", "bytea"}}
+)
+
+// insertSQL is the statement that inserts n rows into t unless their id is held, and returns the
+// ids it inserted. SQLite gets n tuples of placeholders; PostgreSQL one array per column, unnested
+// (pgArrays): one statement text whatever n, parsed and planned once per connection, and 15
+// parameters to bind rather than 7,500.
+func (t batchTable) insertSQL(pg bool, n int) string {
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + t.name + " (" + strings.Join(t.cols, ", ") + ") ")
+	if pg {
+		q.WriteString("SELECT * FROM unnest(")
+		for i, typ := range t.types {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("?::" + typ + "[]")
+		}
+		q.WriteString(")")
+	} else {
+		q.WriteString("VALUES ")
+		tuple := placeholders(len(t.cols))
+		for i := range n {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(tuple)
+		}
+	}
+	q.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
+	return q.String()
+}
+
+// pgArrays turns rows of values (as args appends them: []byte or nil, string, int64,
+// sql.NullFloat64) into one array per column of t, NULLs kept.
+func (t batchTable) pgArrays(vals []any) []any {
+	n := len(vals) / len(t.cols)
+	out := make([]any, len(t.cols))
+	for c, typ := range t.types {
+		switch typ {
+		case "bytea":
+			a := make([][]byte, n)
+			for r := range n {
+				a[r], _ = vals[r*len(t.cols)+c].([]byte) // nil stays NULL
+			}
+			out[c] = a
+		case "text":
+			a := make([]string, n)
+			for r := range n {
+				a[r] = vals[r*len(t.cols)+c].(string)
+			}
+			out[c] = a
+		case "bigint":
+			a := make([]int64, n)
+			for r := range n {
+				a[r] = vals[r*len(t.cols)+c].(int64)
+			}
+			out[c] = a
+		case "float8":
+			a := make([]*float64, n)
+			for r := range n {
+				if f := vals[r*len(t.cols)+c].(sql.NullFloat64); f.Valid {
+					a[r] = &f.Float64
+				}
+			}
+			out[c] = a
+		default:
+			panic("hub: batchTable type " + typ)
+		}
+	}
+	return out
+}
 
 // storeBatch stores a batch's well-formed records, a few statements per batch: the first record of
 // each ID not held yet is inserted (INSERT … ON CONFLICT DO NOTHING RETURNING id, a chunk at a
@@ -134,7 +220,7 @@ func storeBatch(ctx context.Context, tx *dbTx, device string, received int64, go
 		}
 	}
 	conflicts := map[int]string{}
-	check, err := insertFirsts(ctx, tx, "visits", visitCols, 15, ids, visits, func(i int, a []any) []any {
+	check, err := insertFirsts(ctx, tx, visitsTable, ids, visits, func(i int, a []any) []any {
 		row := rows[i]
 		return append(a, ids[i][:], device, received, row.at, row.lane, row.method, nullBytes(row.personKey),
 			nullBytes(row.sealedID), row.maskedName, row.tempC, row.outcome, row.reason, row.staffID, nullBytes(row.overrides), row.note)
@@ -157,7 +243,7 @@ func storeBatch(ctx context.Context, tx *dbTx, device string, received int64, go
 			}
 		}
 	}
-	check, err = insertFirsts(ctx, tx, "records", `id, kind, device, received_at, at, body`, 6, ids, others, func(i int, a []any) []any {
+	check, err = insertFirsts(ctx, tx, recordsTable, ids, others, func(i int, a []any) []any {
 		r := good[i]
 		return append(a, ids[i][:], r.Kind, device, received, wire.UnixMS(r.At), []byte(r.Body))
 	})
@@ -182,11 +268,11 @@ func storeBatch(ctx context.Context, tx *dbTx, device string, received int64, go
 	return conflicts, nil
 }
 
-// insertFirsts inserts into table the first record of each ID among idx (indices in ids), unless
-// the table holds it, appending a record's ncols values in cols order with args. It returns the
+// insertFirsts inserts into t the first record of each ID among idx (indices in ids), unless t
+// holds it, appending a record's values in t's column order with args. It returns the
 // indices of the records not inserted, to compare with the row held: an ID already there (or
 // stored meanwhile by a concurrent batch, which ON CONFLICT waits for) or repeated in the batch.
-func insertFirsts(ctx context.Context, tx *dbTx, table, cols string, ncols int, ids []uuid.UUID, idx []int,
+func insertFirsts(ctx context.Context, tx *dbTx, t batchTable, ids []uuid.UUID, idx []int,
 	args func(i int, a []any) []any) (check []int, err error) {
 	first := make(map[uuid.UUID]int, len(idx))
 	order := make([]int, 0, len(idx))
@@ -202,20 +288,15 @@ func insertFirsts(ctx context.Context, tx *dbTx, table, cols string, ncols int, 
 	// replicas) wait on each other's rows in one order rather than deadlock.
 	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(ids[a][:], ids[b][:]) })
 	inserted := make(map[uuid.UUID]bool, len(order))
-	var q strings.Builder
 	for chunk := range slices.Chunk(order, ingestChunk) {
-		q.Reset()
-		q.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
-		a := make([]any, 0, len(chunk)*ncols)
-		for n, i := range chunk {
-			if n > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString(placeholders(ncols))
+		a := make([]any, 0, len(chunk)*len(t.cols))
+		for _, i := range chunk {
 			a = args(i, a)
 		}
-		q.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
-		if err := queryIDs(ctx, tx, q.String(), a, func(id uuid.UUID) { inserted[id] = true }); err != nil {
+		if tx.pg {
+			a = t.pgArrays(a)
+		}
+		if err := queryIDs(ctx, tx, t.insertSQL(tx.pg, len(chunk)), a, func(id uuid.UUID) { inserted[id] = true }); err != nil {
 			return nil, err
 		}
 	}
@@ -253,11 +334,12 @@ func queryIDs(ctx context.Context, tx *dbTx, q string, args []any, fn func(uuid.
 	return rows.Err()
 }
 
-// heldChunks calls fn with the distinct IDs of the records at idx, a chunk at a time, and the
-// "id IN (…)" condition that selects them with those IDs as its arguments.
-func heldChunks(ids []uuid.UUID, idx []int, fn func(cond string, args []any) error) error {
+// heldChunks calls fn with the condition that selects the distinct IDs of the records at idx, a
+// chunk at a time, and its arguments: "id IN (?, …)" on SQLite, "id = ANY(?)" with one array on
+// PostgreSQL.
+func heldChunks(pg bool, ids []uuid.UUID, idx []int, fn func(cond string, args []any) error) error {
 	seen := make(map[uuid.UUID]bool, len(idx))
-	var distinct []any
+	var distinct [][]byte
 	for _, i := range idx {
 		if !seen[ids[i]] {
 			seen[ids[i]] = true
@@ -265,7 +347,17 @@ func heldChunks(ids []uuid.UUID, idx []int, fn func(cond string, args []any) err
 		}
 	}
 	for chunk := range slices.Chunk(distinct, ingestChunk) {
-		if err := fn("id IN "+placeholders(len(chunk)), chunk); err != nil {
+		if pg {
+			if err := fn("id = ANY(?::bytea[])", []any{chunk}); err != nil {
+				return err
+			}
+			continue
+		}
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if err := fn("id IN "+placeholders(len(chunk)), args); err != nil {
 			return err
 		}
 	}
@@ -307,7 +399,7 @@ func nullBytes(b []byte) any {
 // heldVisits reads the visits held under the IDs of the records at idx.
 func heldVisits(ctx context.Context, tx *dbTx, ids []uuid.UUID, idx []int) (map[uuid.UUID]visitRow, error) {
 	held := map[uuid.UUID]visitRow{}
-	err := heldChunks(ids, idx, func(cond string, args []any) error {
+	err := heldChunks(tx.pg, ids, idx, func(cond string, args []any) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, device, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason,
 		staff_id, overrides, note FROM visits WHERE `+cond, args...)
 		if err != nil {
@@ -359,7 +451,7 @@ type heldRecord struct {
 // heldRecords reads the records held under the IDs of the records at idx.
 func heldRecords(ctx context.Context, tx *dbTx, ids []uuid.UUID, idx []int) (map[uuid.UUID]heldRecord, error) {
 	held := map[uuid.UUID]heldRecord{}
-	err := heldChunks(ids, idx, func(cond string, args []any) error {
+	err := heldChunks(tx.pg, ids, idx, func(cond string, args []any) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, kind, device, at, body FROM records WHERE `+cond, args...)
 		if err != nil {
 			return err
