@@ -36,7 +36,7 @@ import (
 //
 //	go test -run '^$' -bench IngestReplicas -benchtime 400x ./sync/hub
 func BenchmarkIngestReplicas(b *testing.B) {
-	for _, pushers := range []int{16} {
+	for _, pushers := range []int{8, 16, 32} {
 		b.Run(fmt.Sprintf("pushers=%d", pushers), func(b *testing.B) { benchIngestReplicas(b, pushers) })
 	}
 }
@@ -105,7 +105,7 @@ func benchIngestReplicas(b *testing.B, pushers int) {
 		recs := make([]wire.Record, ingestBatch)
 		at := time.Now().Add(-time.Minute)
 		for i := range recs {
-			recs[i] = rec(uuid.Must(uuid.NewV7()).String(), func(r *wire.Record) { r.At = at })
+			recs[i] = rec(uuid.Must(uuid.NewV7()).String(), func(r *wire.Record) { r.At = at.Add(time.Duration(i) * time.Millisecond) })
 		}
 		body, err := json.Marshal(wire.Upload{V: wire.Major, Records: recs})
 		if err != nil {

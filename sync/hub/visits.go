@@ -108,8 +108,7 @@ const (
 )
 
 // ingestChunk is how many rows one statement of a batch inserts or reads back: a round trip per
-// chunk, not per row. 500 visits are 7,500 parameters, under SQLite's 32,766 and PostgreSQL's
-// 65,535.
+// chunk, not per row. 500 IDs read back on SQLite are 500 parameters, well under its 32,766.
 const ingestChunk = 500
 
 // batchTable is a table a batch inserts into: its columns, id first, with their PostgreSQL types.
@@ -130,11 +129,11 @@ var (
 		types: []string{"bytea", "text", "text", "bigint", "bigint", "bytea"}}
 )
 
-// insertSQL is the statement that inserts n rows into t unless their id is held, and returns the
-// ids it inserted. SQLite gets n tuples of placeholders; PostgreSQL one array per column, unnested
-// (pgArrays): one statement text whatever n, parsed and planned once per connection, and 15
-// parameters to bind rather than 7,500.
-func (t batchTable) insertSQL(pg bool, n int) string {
+// insertSQL is the statement that inserts into t. On PostgreSQL it takes one array per column
+// (pgArrays), unnested, and returns the ids it inserted: one statement text whatever the number
+// of rows, parsed and planned once per connection, and 15 parameters to bind rather than 7,500
+// for 500 tuples. On SQLite it is one row's tuple.
+func (t batchTable) insertSQL(pg bool) string {
 	var q strings.Builder
 	q.WriteString("INSERT INTO " + t.name + " (" + strings.Join(t.cols, ", ") + ") ")
 	if pg {
@@ -145,18 +144,10 @@ func (t batchTable) insertSQL(pg bool, n int) string {
 			}
 			q.WriteString("?::" + typ + "[]")
 		}
-		q.WriteString(")")
-	} else {
-		q.WriteString("VALUES ")
-		tuple := placeholders(len(t.cols))
-		for i := range n {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString(tuple)
-		}
+		q.WriteString(") ON CONFLICT (id) DO NOTHING RETURNING id")
+		return q.String()
 	}
-	q.WriteString(" ON CONFLICT (id) DO NOTHING RETURNING id")
+	q.WriteString("VALUES " + placeholders(len(t.cols)) + " ON CONFLICT (id) DO NOTHING")
 	return q.String()
 }
 
@@ -200,9 +191,9 @@ func (t batchTable) pgArrays(vals []any) []any {
 	return out
 }
 
-// storeBatch stores a batch's well-formed records, a few statements per batch: the first record of
-// each ID not held yet is inserted (INSERT … ON CONFLICT DO NOTHING RETURNING id, a chunk at a
-// time), and every other one (its ID held already, or repeated in the batch) is compared with the
+// storeBatch stores a batch's well-formed records, on PostgreSQL in a few statements per batch:
+// the first record of each ID not held yet is inserted (INSERT … ON CONFLICT DO NOTHING RETURNING
+// id, a chunk at a time; on SQLite a prepared statement per row), and every other one (its ID held already, or repeated in the batch) is compared with the
 // row held under its ID, read back in one query per chunk. It returns why each refused record
 // conflicts (index in good → why). Visits and other kinds are kept in their own tables, each ID
 // once per table.
@@ -288,16 +279,37 @@ func insertFirsts(ctx context.Context, tx *dbTx, t batchTable, ids []uuid.UUID, 
 	// replicas) wait on each other's rows in one order rather than deadlock.
 	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(ids[a][:], ids[b][:]) })
 	inserted := make(map[uuid.UUID]bool, len(order))
-	for chunk := range slices.Chunk(order, ingestChunk) {
-		a := make([]any, 0, len(chunk)*len(t.cols))
-		for _, i := range chunk {
-			a = args(i, a)
+	if tx.pg {
+		for chunk := range slices.Chunk(order, ingestChunk) {
+			a := make([]any, 0, len(chunk)*len(t.cols))
+			for _, i := range chunk {
+				a = args(i, a)
+			}
+			if err := queryIDs(ctx, tx, t.insertSQL(true), t.pgArrays(a), func(id uuid.UUID) { inserted[id] = true }); err != nil {
+				return nil, err
+			}
 		}
-		if tx.pg {
-			a = t.pgArrays(a)
-		}
-		if err := queryIDs(ctx, tx, t.insertSQL(tx.pg, len(chunk)), a, func(id uuid.UUID) { inserted[id] = true }); err != nil {
+	} else {
+		// SQLite runs in this process: a statement per row costs no round trip, and a multi-row
+		// INSERT … RETURNING (its rows gathered in a temporary table) cost more CPU per visit
+		// than the prepared statement run once per row.
+		stmt, err := tx.PrepareContext(ctx, t.insertSQL(false))
+		if err != nil {
 			return nil, err
+		}
+		defer stmt.Close()
+		var a []any
+		for _, i := range order {
+			a = args(i, a[:0])
+			res, err := stmt.ExecContext(ctx, a...)
+			if err != nil {
+				return nil, err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return nil, err
+			} else if n == 1 {
+				inserted[ids[i]] = true
+			}
 		}
 	}
 	for _, i := range order {
