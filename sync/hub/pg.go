@@ -130,6 +130,13 @@ ALTER TABLE visits ADD COLUMN overrides bytea CHECK (overrides IS NULL OR length
 ALTER TABLE visits ADD COLUMN note      text NOT NULL DEFAULT '';
 CREATE INDEX visits_overrides ON visits (overrides) WHERE overrides IS NOT NULL;
 `,
+	// 3: snapshots read live rows in key order. Person keys are random, so the rows of a key range
+	// lie all over the table: through the primary key that is a heap page per row (10,000,000
+	// persons: 114 ms a chunk, 5 minutes a snapshot). With the row's fields in the index the
+	// chunk is an index-only scan of a few dozen pages.
+	`
+CREATE INDEX status_live ON status (epoch, person_key) INCLUDE (status, as_of, expires, reason) WHERE deleted = 0;
+`,
 }
 
 // pgMigrateLock is the advisory lock key that makes replicas starting together migrate one at a
