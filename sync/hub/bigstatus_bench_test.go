@@ -41,7 +41,7 @@ import (
 //
 // load-s (reported with delta-24h) is the untimed load: COPY, indexes and the day's changes.
 //
-//     go test -run '^$' -bench Status10M -benchtime 1x ./sync/hub/
+//	go test -run '^$' -bench Status10M -benchtime 1x ./sync/hub/
 func BenchmarkStatus10M(b *testing.B) {
 	const persons, changes = 10_000_000, 100_000
 	ctx := context.Background()
