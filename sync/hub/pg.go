@@ -166,6 +166,13 @@ ALTER TABLE revoked ADD COLUMN revoked_at bigint NOT NULL DEFAULT 0;
 ALTER TABLE policy ADD COLUMN published_at bigint NOT NULL DEFAULT 0;
 CREATE INDEX records_kind_at ON records (kind, at);
 `,
+	// 5: snapshots read live rows in key order. Person keys are random, so the rows of a key range
+	// lie all over the table: through the primary key that is a heap page per row (10,000,000
+	// persons: 114 ms a chunk, 5 minutes a snapshot). With the row's fields in the index the
+	// chunk is an index-only scan of a few dozen pages.
+	`
+CREATE INDEX status_live ON status (epoch, person_key) INCLUDE (status, as_of, expires, reason) WHERE deleted = 0;
+`,
 }
 
 // pgMigrateLock is the advisory lock key that makes replicas starting together migrate one at a
