@@ -47,8 +47,10 @@ const (
 type Conn struct {
 	port Port
 	gap  time.Duration
-	buf  []byte
+	buf  []byte // bytes received, not yet framed: a window into base
+	base []byte // buf's backing array from its start (length 0), reused by every command
 	rbuf []byte
+	wbuf []byte // the command frame, reused: an idle poll allocates nothing
 
 	// Stats counts what the framing layer had to repair; the Reader reports it in its log.
 	Stats struct {
@@ -75,8 +77,9 @@ func (c *Conn) Exchange(ctx context.Context, cmd, para byte, data []byte, timeou
 	if err := c.port.ResetInputBuffer(); err != nil {
 		return Response{}, fmt.Errorf("%w: flush: %v", ErrPort, err)
 	}
-	c.buf = c.buf[:0]
-	frame := Encode(cmd, para, data)
+	c.buf = c.base
+	c.wbuf = appendCommand(c.wbuf[:0], cmd, para, data)
+	frame := c.wbuf
 	for len(frame) > 0 {
 		n, err := c.port.Write(frame)
 		if err != nil {
@@ -141,7 +144,14 @@ func (c *Conn) Exchange(ctx context.Context, cmd, para byte, data []byte, timeou
 			return Response{}, fmt.Errorf("%w: read: %v", ErrPort, err)
 		}
 		if r > 0 {
+			if len(c.buf) == 0 {
+				c.buf = c.base // all before was framed: start over instead of creeping along
+			}
+			had := cap(c.buf)
 			c.buf = append(c.buf, c.rbuf[:r]...)
+			if cap(c.buf) != had {
+				c.base = c.buf[:0] // grown into a new array, which starts at buf
+			}
 			lastByte = time.Now()
 		}
 	}
@@ -167,8 +177,19 @@ func (c *Conn) do(ctx context.Context, cmd, para byte, data []byte, timeout time
 	if r.SW3 == StatusOK || r.SW3 == StatusFound || r.SW3 == StatusNoContent {
 		return r, nil
 	}
+	if cmd == 0x20 && para == 0x01 && r.SW3 == StatusNoCard {
+		return r, errFindNoCard // the idle poll's answer 25 times a second: not formatted each time
+	}
 	return r, fmt.Errorf("command %02X %02X: %w", cmd, para, r.SW3)
 }
+
+// errFindNoCard is "command 20 01: no card", the usual answer to a find.
+var errFindNoCard error = findNoCard{}
+
+type findNoCard struct{}
+
+func (findNoCard) Error() string { return "command 20 01: " + StatusNoCard.Error() }
+func (findNoCard) Unwrap() error { return StatusNoCard }
 
 // expect runs a command whose only success status is want and whose data must be exactly n bytes
 // (n < 0: any length).
@@ -220,7 +241,10 @@ func (c *Conn) ReadSAMID(ctx context.Context) (SAMID, error) {
 // returned chip management number is all zeros on many readers: never key on it.
 func (c *Conn) FindCard(ctx context.Context) ([4]byte, error) {
 	d, err := c.expect(ctx, 0x20, 0x01, nil, quickTimeout, StatusFound, 4)
-	return [4]byte(pad(d, 4)), err
+	if err != nil {
+		return [4]byte{}, err
+	}
+	return [4]byte(pad(d, 4)), nil
 }
 
 // SelectCard (20 02) selects the card found; StatusSelectFailed (81) when it is gone.

@@ -20,7 +20,21 @@ const (
 // Encode builds a host→reader command frame: preamble, LEN (big-endian, counting CMD, PARA,
 // DATA and CHK), CMD, PARA, DATA, and CHK = XOR of every byte from LEN to the last DATA byte.
 func Encode(cmd, para byte, data []byte) []byte {
-	return appendFrame(nil, append([]byte{cmd, para}, data...))
+	return appendCommand(nil, cmd, para, data)
+}
+
+// appendCommand appends a command frame to dst without a temporary payload.
+func appendCommand(dst []byte, cmd, para byte, data []byte) []byte {
+	n := len(data) + 3
+	dst = append(dst, Preamble...)
+	start := len(dst)
+	dst = append(dst, byte(n>>8), byte(n), cmd, para)
+	dst = append(dst, data...)
+	var x byte
+	for _, b := range dst[start:] {
+		x ^= b
+	}
+	return append(dst, x)
 }
 
 // appendFrame frames a payload (everything between LEN and CHK).

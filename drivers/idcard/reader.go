@@ -352,9 +352,17 @@ type poller struct {
 func (r *Reader) poll(ctx context.Context, conn *Conn) error {
 	p := &poller{resetWait: minBackoff}
 	immediate := true
+	// One timer for the whole loop: an idle poll allocates nothing.
+	t := time.NewTimer(r.opts.PollInterval)
+	defer t.Stop()
 	for {
-		if !immediate && !sleep(ctx, r.opts.PollInterval) {
-			return ctx.Err()
+		if !immediate {
+			t.Reset(r.opts.PollInterval)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+			}
 		}
 		r.mu.Lock()
 		var err error
