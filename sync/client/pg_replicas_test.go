@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -117,14 +118,17 @@ func TestKioskBehindReplicas(t *testing.T) {
 	}
 	sameReplica(t, a.hub, k.db)
 
-	// Replica A stores the batch, then its answer is lost.
+	// Replica A stores the batch, then its answer is lost. The store runs to its end even if the
+	// kiosk gave up waiting first (a loaded machine), and the test waits for it.
+	stored1 := make(chan struct{}, 1)
 	a.wrap = func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != wire.PathVisits {
 				next.ServeHTTP(w, r)
 				return
 			}
-			next.ServeHTTP(discard{}, r)
+			next.ServeHTTP(discard{}, r.WithContext(context.WithoutCancel(r.Context())))
+			stored1 <- struct{}{}
 			panic(http.ErrAbortHandler) // the connection drops before the answer
 		})
 	}
@@ -133,6 +137,7 @@ func TestKioskBehindReplicas(t *testing.T) {
 	if _, err := k.c.Push(bg); err == nil {
 		t.Fatal("push succeeded though the answer was lost")
 	}
+	<-stored1
 	stored, err := a.hub.VisitIDs(bg)
 	if err != nil || len(stored) != len(ids) {
 		t.Fatalf("replica A stored %d of %d (%v)", len(stored), len(ids), err)

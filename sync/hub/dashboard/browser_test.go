@@ -98,6 +98,15 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#login")))
 		waitFor(`document.readyState === 'complete' && document.body.dataset.old !== '1'`)
 	}
+	// follow clicks a link and waits until the page it leads to is loaded (not merely the URL
+	// changed: the old page's nodes may still be there).
+	follow := func(what, sel string) {
+		t.Helper()
+		waitFor(`document.readyState === 'complete'`)
+		eval(`document.body.dataset.old = '1'`, nil)
+		run(what, chromedp.Click(chromedp.CSS(sel)))
+		waitFor(`document.readyState === 'complete' && document.body.dataset.old !== '1'`)
+	}
 	text := func(sel string) string {
 		t.Helper()
 		var s string
@@ -150,7 +159,7 @@ func TestBrowser(t *testing.T) {
 	if s := text(`tr[data-id="` + ids["k3"] + `"] .why`); !strings.Contains(s, "失联") {
 		t.Errorf("k3's reason %q", s)
 	}
-	run("filter", chromedp.Click(chromedp.CSS("#filter-attention")))
+	follow("filter", "#filter-attention")
 	waitFor(`location.search === '?attention=1'`)
 	var shown []string
 	eval(`[...document.querySelectorAll('#fleet tr.kiosk')].map(r => r.dataset.id)`, &shown)
@@ -158,7 +167,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("needs attention: %v", shown)
 	}
 
-	run("halls", chromedp.Click(chromedp.CSS("#nav-halls")))
+	follow("halls", "#nav-halls")
 	waitFor(`document.body.dataset.page === 'halls'`)
 	run("pick 东城 and the day", chromedp.Navigate(f.url+"/admin/halls?hall=%E4%B8%9C%E5%9F%8E&day=2026-11-26"))
 	waitFor(`typeof Chart !== 'undefined' && Chart.getChart('hourly') !== undefined`)
@@ -197,7 +206,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("audit entries %+v", entries)
 	}
 
-	run("English", chromedp.Click(chromedp.CSS("#lang")))
+	follow("English", "#lang")
 	waitFor(`document.documentElement.lang === 'en'`)
 	if got := text("#nav-fleet"); got != "Fleet" {
 		t.Errorf("English nav %q", got)
