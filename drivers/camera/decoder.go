@@ -35,6 +35,7 @@ type Code struct {
 type Decoder struct {
 	mu     sync.Mutex
 	p      C.WQDecoder
+	free   C.WQDecoder // the model-free detector as a second path beside the models; made on first use
 	models string
 }
 
@@ -78,6 +79,17 @@ func (d *Decoder) Models() string { return d.models }
 
 // Decode finds and reads every QR code in img (grey or BGR).
 func (d *Decoder) Decode(img gocv.Mat) ([]Code, error) {
+	return d.decode(img, false)
+}
+
+// DecodeModelFree reads img with the model-free detector: a second path where the CNN detector
+// finds nothing (it reads some tight, low-resolution crops the models miss). For a model-free
+// decoder it is Decode. The second OpenCV object costs no model memory and is made on first use.
+func (d *Decoder) DecodeModelFree(img gocv.Mat) ([]Code, error) {
+	return d.decode(img, true)
+}
+
+func (d *Decoder) decode(img gocv.Mat, modelFree bool) ([]Code, error) {
 	if img.Empty() {
 		return nil, errors.New("decode: empty image")
 	}
@@ -86,7 +98,25 @@ func (d *Decoder) Decode(img gocv.Mat) ([]Code, error) {
 	if d.p == nil {
 		return nil, errors.New("decode: decoder closed")
 	}
-	r := C.wq_decode(d.p, unsafe.Pointer(img.Ptr()))
+	p := d.p
+	if modelFree && d.models != "" {
+		if d.free == nil {
+			empty := C.CString("")
+			defer C.free(unsafe.Pointer(empty))
+			var cerr *C.char
+			d.free = C.wq_new(empty, empty, empty, empty, &cerr)
+			if d.free == nil {
+				msg := "unknown error"
+				if cerr != nil {
+					msg = C.GoString(cerr)
+					C.free(unsafe.Pointer(cerr))
+				}
+				return nil, fmt.Errorf("wechat_qrcode (model-free): %s", msg)
+			}
+		}
+		p = d.free
+	}
+	r := C.wq_decode(p, unsafe.Pointer(img.Ptr()))
 	defer C.wq_result_free(&r)
 	if r.err != nil {
 		return nil, fmt.Errorf("wechat_qrcode: %s", C.GoString(r.err))
@@ -114,6 +144,10 @@ func (d *Decoder) Close() error {
 	if d.p != nil {
 		C.wq_free(d.p)
 		d.p = nil
+	}
+	if d.free != nil {
+		C.wq_free(d.free)
+		d.free = nil
 	}
 	return nil
 }

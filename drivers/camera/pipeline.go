@@ -3,6 +3,7 @@ package camera
 import (
 	"fmt"
 	"image"
+	"image/color"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -34,7 +35,48 @@ const (
 	// stays well below both.
 	gateLevel = 18
 	gateShare = 0.004
+	// stillBudget: a still image tries no further second path once this much time has gone (the
+	// issue's 150 ms per image); a path already started runs to its end.
+	stillBudget = 150 * time.Millisecond
+	// modelFreeSide caps the longest side of the image the model-free path gets: its cost grows
+	// with the pixels and the scene's texture (0.1–2.4 s on a busy 720p frame), and the codes it
+	// reads where the models fail are small, tight crops.
+	modelFreeSide = 640
 )
+
+// Path is one way of decoding a frame: the CNN detector on the grey frame (the first path) or a
+// second path tried when that finds nothing.
+type Path int
+
+// The decode paths, in the order a still image tries them (docs/camera.md: what each reads).
+const (
+	PathCNN       Path = iota // the decoder as configured (CNN models by default) on the grey frame
+	PathInverted              // the inverted frame: dark-mode screens
+	PathModelFree             // the model-free detector, on a frame at most modelFreeSide px
+	PathEqualised             // CLAHE-equalised frame: low contrast, shadows, glare
+	PathPadded                // a replicated border around the frame: a code cut tight by the picture's edge
+	numPaths
+)
+
+var pathNames = [numPaths]string{"cnn", "inverted", "model-free", "equalised", "padded"}
+
+func (p Path) String() string {
+	if p < 0 || p >= numPaths {
+		return fmt.Sprintf("path(%d)", int(p))
+	}
+	return pathNames[p]
+}
+
+// livePaths: while nothing is read, every other decode of live video takes the next of these, so
+// the frame rate stays that of the first path. The padded path is for stills only: a camera frame
+// is never a tight crop.
+var livePaths = []Path{PathInverted, PathEqualised, PathModelFree}
+
+// stillPaths: a still image tries these in order within stillBudget. A still (a photo, a crop, a
+// screenshot) is often cut tight around the code, without the quiet zone the detectors need: the
+// padded frame is the first path's frame plus a border, and read more of the real photos than the
+// bare frame (16 vs 12 of 20), so it replaces it.
+var stillPaths = []Path{PathPadded, PathInverted, PathModelFree, PathEqualised}
 
 // Pipeline turns frames into scans: grey conversion, a motion gate on a thumbnail, decoding while
 // something happens (and a few times a second otherwise), and de-duplication of a code held in view.
@@ -44,16 +86,20 @@ type Pipeline struct {
 
 	grey, thumb, small, prev, diff, inv gocv.Mat
 	havePrev                            bool
+	clahe                               *gocv.CLAHE // made on first use of PathEqualised
 
 	activeUntil time.Time // decode every frame until then
 	nextIdle    time.Time // next decode while idle
 	budgetUntil time.Time // no decode before this (duty-cycle cap)
-	invertNext  bool      // try the inverted frame next (dark-mode screens)
+	secondNext  bool      // the next decode takes a second path (the last one read nothing)
+	nextSecond  int       // which of livePaths it takes
 	seen        map[string]time.Time
 
 	// Counters for metrics and benchmarks.
 	Frames, Decodes, Motion int
 	DecodeTime              time.Duration
+	// Reads counts decodes that read a code, by the path that read it.
+	Reads [numPaths]int
 }
 
 // NewPipeline makes a pipeline around a decoder; Close frees its buffers (not the decoder).
@@ -68,6 +114,10 @@ func NewPipeline(dec *Decoder) *Pipeline {
 func (p *Pipeline) Close() error {
 	for _, m := range []*gocv.Mat{&p.grey, &p.thumb, &p.small, &p.prev, &p.diff, &p.inv} {
 		m.Close()
+	}
+	if p.clahe != nil {
+		p.clahe.Close()
+		p.clahe = nil
 	}
 	return nil
 }
@@ -141,13 +191,13 @@ func (p *Pipeline) Frame(m gocv.Mat, now time.Time) ([]Code, error) {
 		if err := p.toGrey(m); err != nil {
 			return nil, err
 		}
-		img := p.grey
-		if p.invertNext {
-			gocv.BitwiseNot(p.grey, &p.inv)
-			img = p.inv
+		path := PathCNN
+		if p.secondNext {
+			path = livePaths[p.nextSecond%len(livePaths)]
+			p.nextSecond++
 		}
 		start := time.Now()
-		codes, err := p.dec.Decode(img)
+		codes, err := p.decodePath(path)
 		took := time.Since(start)
 		p.Decodes++
 		p.DecodeTime += took
@@ -156,8 +206,8 @@ func (p *Pipeline) Frame(m gocv.Mat, now time.Time) ([]Code, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Alternate with the inverted frame while nothing is read, for dark-mode screens.
-		p.invertNext = len(codes) == 0 && !p.invertNext
+		// Alternate the first path with a second one while nothing is read.
+		p.secondNext = len(codes) == 0 && !p.secondNext
 		if len(codes) > 0 {
 			p.activeUntil = now.Add(activeFor)
 		}
@@ -183,8 +233,56 @@ func (p *Pipeline) fresh(codes []Code, now time.Time) []Code {
 	return out
 }
 
+// decodePath decodes p.grey (already converted) along one path.
+func (p *Pipeline) decodePath(path Path) (codes []Code, err error) {
+	switch path {
+	case PathCNN:
+		codes, err = p.dec.Decode(p.grey)
+	case PathInverted:
+		gocv.BitwiseNot(p.grey, &p.inv)
+		codes, err = p.dec.Decode(p.inv)
+	case PathModelFree:
+		if p.dec.Models() == "" {
+			return nil, nil // the first path is already model-free
+		}
+		img := p.grey
+		if side := max(p.grey.Cols(), p.grey.Rows()); side > modelFreeSide {
+			f := float64(modelFreeSide) / float64(side)
+			gocv.Resize(p.grey, &p.inv, image.Point{}, f, f, gocv.InterpolationArea)
+			img = p.inv
+		}
+		codes, err = p.dec.DecodeModelFree(img)
+	case PathEqualised:
+		if p.clahe == nil {
+			c := gocv.NewCLAHEWithParams(2, image.Pt(8, 8))
+			p.clahe = &c
+		}
+		p.clahe.Apply(p.grey, &p.inv)
+		codes, err = p.dec.Decode(p.inv)
+	case PathPadded:
+		b := max(p.grey.Cols(), p.grey.Rows()) / 5
+		gocv.CopyMakeBorder(p.grey, &p.inv, b, b, b, b, gocv.BorderReplicate, color.RGBA{})
+		codes, err = p.dec.Decode(p.inv)
+		for i := range codes {
+			for k := range codes[i].Corner {
+				codes[i].Corner[k] = codes[i].Corner[k].Sub(image.Pt(b, b))
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unknown decode path %d", int(path))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s path: %w", path, err)
+	}
+	if len(codes) > 0 {
+		p.Reads[path]++
+	}
+	return codes, nil
+}
+
 // Still decodes one still image the way the kiosk reads a code held still in front of it: the
-// grey frame, then (as the next frames would) the inverted one when the first finds nothing.
+// grey frame, then the second paths in turn (stillPaths) until one reads a code or stillBudget has
+// gone.
 func (p *Pipeline) Still(m gocv.Mat) ([]Code, error) {
 	if m.Empty() {
 		return nil, fmt.Errorf("empty image")
@@ -192,10 +290,26 @@ func (p *Pipeline) Still(m gocv.Mat) ([]Code, error) {
 	if err := p.toGrey(m); err != nil {
 		return nil, err
 	}
-	codes, err := p.dec.Decode(p.grey)
-	if err != nil || len(codes) > 0 {
-		return codes, err
+	start := time.Now()
+	for i, path := range stillPaths {
+		if i > 0 && time.Since(start) > stillBudget {
+			break
+		}
+		codes, err := p.decodePath(path)
+		if err != nil || len(codes) > 0 {
+			return codes, err
+		}
 	}
-	gocv.BitwiseNot(p.grey, &p.inv)
-	return p.dec.Decode(p.inv)
+	return nil, nil
+}
+
+// StillPath decodes one still image along a single path, for measurements of each path alone.
+func (p *Pipeline) StillPath(m gocv.Mat, path Path) ([]Code, error) {
+	if m.Empty() {
+		return nil, fmt.Errorf("empty image")
+	}
+	if err := p.toGrey(m); err != nil {
+		return nil, err
+	}
+	return p.decodePath(path)
 }

@@ -1,0 +1,113 @@
+package camera
+
+import (
+	"fmt"
+	"image"
+	"strings"
+	"testing"
+
+	"gocv.io/x/gocv"
+
+	"onepass/drivers/camera/camtest"
+)
+
+// syntheticConditions are the faults of the synthetic set: a JKM1-sized code from our own encoder
+// (RenderQR, skip2/go-qrcode) rendered into a busy 1280×720 scene by camtest.
+func syntheticConditions(modules int) []struct {
+	name string
+	look camtest.Look
+} {
+	return []struct {
+		name string
+		look camtest.Look
+	}{
+		{"clean", camtest.Look{}},
+		{"rotation 35°", camtest.Look{Rotate: 35, Width: 200}},
+		{"perspective", camtest.Look{Tilt: 0.3, Rotate: 8}},
+		{"blur", camtest.Look{Blur: 1.8}},
+		{"glare", camtest.Look{Screen: true, Glare: 0.95}},
+		{"low contrast", camtest.Look{Contrast: 0.1, Noise: 4}},
+		{"screen moiré", camtest.Look{Screen: true, Moire: 1, Width: 180, Noise: 3}},
+		{"2 px modules", camtest.Look{Width: 2 * (modules + 8), Noise: 3}},
+		{"dark mode", camtest.Look{Screen: true, Invert: true, Glare: 0.4}},
+	}
+}
+
+// TestSyntheticSet reads the synthetic set along each path alone and with the still-image
+// strategy, logs reads per condition per path, and requires the combination to read at least as
+// many as any single path on every condition, and nothing in code-free scenes.
+func TestSyntheticSet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about 20 s of decoding")
+	}
+	const seeds = 4
+	q, err := RenderQR(jkm1Like, 'M', 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	modules := q.Cols() - 8
+	q.Close()
+	code := renderQR(t, jkm1Like, 'M', 4)
+	dec := decoderFor(t, "cnn")
+	p := NewPipeline(dec)
+	defer p.Close()
+	var table strings.Builder
+	fmt.Fprintf(&table, "%-14s", "condition")
+	for path := range numPaths {
+		fmt.Fprintf(&table, " %10s", path)
+	}
+	fmt.Fprintf(&table, " %10s\n", "combined")
+	for _, cond := range syntheticConditions(modules) {
+		var alone [numPaths]int
+		combined := 0
+		for seed := range uint64(seeds) {
+			l := cond.look
+			l.Seed = seed + 1
+			frame := camtest.Render(code, gocv.NewMat(), l)
+			for path := range numPaths {
+				codes, err := p.StillPath(frame, path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				alone[path] += readsOf(t, codes, cond.name, path.String())
+			}
+			codes, err := p.Still(frame)
+			if err != nil {
+				t.Fatal(err)
+			}
+			combined += readsOf(t, codes, cond.name, "combined")
+			frame.Close()
+		}
+		fmt.Fprintf(&table, "%-14s", cond.name)
+		for path := range numPaths {
+			fmt.Fprintf(&table, " %10d", alone[path])
+			if alone[path] > combined {
+				t.Errorf("%s: path %s alone read %d of %d, the combination %d", cond.name, path, alone[path], seeds, combined)
+			}
+		}
+		fmt.Fprintf(&table, " %10d\n", combined)
+	}
+	t.Logf("reads of %d frames per condition:\n%s", seeds, table.String())
+	for seed := range uint64(4) {
+		scene := camtest.Scene(image.Pt(1280, 720), 100+seed)
+		codes, err := p.Still(scene)
+		scene.Close()
+		if err != nil || len(codes) > 0 {
+			t.Errorf("code-free scene %d: %q, %v; want nothing", seed, texts(codes), err)
+		}
+	}
+}
+
+// readsOf counts a correct read; any other text is a false read and fails the test.
+func readsOf(t *testing.T, codes []Code, cond, path string) int {
+	t.Helper()
+	n := 0
+	for _, c := range codes {
+		if c.Text != jkm1Like {
+			t.Errorf("%s, %s: read %q", cond, path, c.Text)
+			continue
+		}
+		n = 1
+	}
+	return n
+}
