@@ -98,8 +98,8 @@ type Pipeline struct {
 	// Counters for metrics and benchmarks.
 	Frames, Decodes, Motion int
 	DecodeTime              time.Duration
-	// Reads counts decodes that read a code, by the path that read it.
-	Reads [numPaths]int
+	// Tries counts decodes by path, Reads those that read a code.
+	Tries, Reads [numPaths]int
 }
 
 // NewPipeline makes a pipeline around a decoder; Close frees its buffers (not the decoder).
@@ -235,6 +235,9 @@ func (p *Pipeline) fresh(codes []Code, now time.Time) []Code {
 
 // decodePath decodes p.grey (already converted) along one path.
 func (p *Pipeline) decodePath(path Path) (codes []Code, err error) {
+	if path >= 0 && path < numPaths {
+		p.Tries[path]++
+	}
 	switch path {
 	case PathCNN:
 		codes, err = p.dec.Decode(p.grey)

@@ -5,6 +5,7 @@ import (
 	"image"
 	"strings"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
 
@@ -110,4 +111,40 @@ func readsOf(t *testing.T, codes []Code, cond, path string) int {
 		n = 1
 	}
 	return n
+}
+
+// TestLiveSecondPaths: in live video, while nothing is read, every other decode takes the next
+// second path (inverted, equalised, model-free), so the first path keeps half the decodes; once a
+// code is read, only the first path runs.
+func TestLiveSecondPaths(t *testing.T) {
+	dec := decoderFor(t, "cnn")
+	p := NewPipeline(dec)
+	defer p.Close()
+	empty := camtest.Scene(image.Pt(640, 480), 7)
+	defer empty.Close()
+	code := renderQR(t, "https://example.org/hall/12", 'M', 4)
+	withCode := camtest.Render(code, empty, camtest.Look{Frame: image.Pt(640, 480)})
+	defer withCode.Close()
+	at := time.Unix(1e9, 0)
+	for range 6 {
+		if _, err := p.Frame(empty, at); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(time.Second) // past every gap: each frame is decoded
+	}
+	want := [numPaths]int{PathCNN: 3, PathInverted: 1, PathEqualised: 1, PathModelFree: 1}
+	if p.Tries != want {
+		t.Errorf("empty scene: tries by path %v, want %v", p.Tries, want)
+	}
+	p.Tries = [numPaths]int{}
+	for range 4 {
+		if _, err := p.Frame(withCode, at); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(time.Second)
+	}
+	// The first frame may still be a second path's turn; after a read only the first path runs.
+	if p.Tries[PathCNN] < 3 || p.Reads[PathCNN] < 3 {
+		t.Errorf("code in view: tries %v reads %v; want the first path on (nearly) every frame", p.Tries, p.Reads)
+	}
 }

@@ -1,4 +1,5 @@
 #include <cstdlib>
+#include <malloc.h>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -85,3 +86,5 @@ extern "C" void wq_result_free(WQResult *r) {
 }
 
 extern "C" void wq_set_threads(int n) { cv::setNumThreads(n); }
+
+extern "C" void wq_limit_arenas(int n) { mallopt(M_ARENA_MAX, n); }

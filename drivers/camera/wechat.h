@@ -35,6 +35,9 @@ void wq_result_free(WQResult *r);
 // wq_set_threads sets OpenCV's worker thread count for the whole process.
 void wq_set_threads(int n);
 
+// wq_limit_arenas caps glibc's malloc arenas (mallopt M_ARENA_MAX) for the whole process.
+void wq_limit_arenas(int n);
+
 #ifdef __cplusplus
 }
 #endif
