@@ -453,7 +453,7 @@ func TestNewCardDuringShowingStartsNewPass(t *testing.T) {
 		t.Fatalf("new card during showing: %+v", v)
 	}
 	// The previous person's reading is not reused, even though nobody stepped away.
-	for range 3 {
+	for range DefaultMeasure().Window - 1 {
 		h.clock.Advance(250 * time.Millisecond)
 		v = h.do(event{temp: h.reading(36.4)})
 	}

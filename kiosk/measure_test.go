@@ -2,6 +2,7 @@ package kiosk
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"testing"
 	"time"
@@ -62,8 +63,35 @@ func feed(m *measurer, start time.Time, readings ...device.TempReading) int {
 	return 0
 }
 
-func TestMeasurer(t *testing.T) {
+// fourRule is the rule of the first release (650 ms settle, the median of four within 0.3 °C):
+// the mechanics tests below count readings against it.
+func fourRule() MeasureConfig {
 	cfg := DefaultMeasure()
+	cfg.Settle, cfg.Window, cfg.ToleranceC, cfg.Estimate = 650*time.Millisecond, 4, 0.3, "median"
+	return cfg
+}
+
+// The mean of the window, rounded once; the median of the same window differs.
+func TestMeasurerMean(t *testing.T) {
+	for _, tt := range []struct {
+		estimate string
+		want     float64
+	}{{"mean", 36.8}, {"median", 36.6}, {"", 36.6}} {
+		cfg := fourRule()
+		cfg.Settle, cfg.Estimate, cfg.ToleranceC = 0, tt.estimate, 1
+		m := &measurer{cfg: cfg}
+		var readings []device.TempReading
+		for _, body := range []float64{36.55, 36.6, 36.62, 37.4} { // mean 36.79, median 36.61
+			readings = append(readings, device.TempReading{ObjectC: cfg.ObjectFor(body, 25), AmbientC: 25})
+		}
+		if n := feed(m, time.Unix(0, 0), readings...); n != 4 || m.temp().C != tt.want {
+			t.Errorf("estimate %q: stable at %d with %+v, want 4 with %.1f", tt.estimate, n, m.temp(), tt.want)
+		}
+	}
+}
+
+func TestMeasurer(t *testing.T) {
+	cfg := fourRule()
 	at := func(body, amb float64) device.TempReading {
 		return device.TempReading{ObjectC: cfg.ObjectFor(body, amb), AmbientC: amb}
 	}
@@ -147,6 +175,21 @@ func newEmulated(tb testing.TB, cfg MeasureConfig, o mlxsim.Options) *emulated {
 	return e
 }
 
+// newEmulatedFilter is newEmulated with the driver setting the sensor's filter (iir, fir; 0, 0
+// leaves it) and the sensor power-cycled so the setting applies, as after the kiosk's reboot.
+func newEmulatedFilter(tb testing.TB, cfg MeasureConfig, o mlxsim.Options, iir float64, fir int) *emulated {
+	e := &emulated{clock: clockwork.NewFakeClock(), poll: 250 * time.Millisecond}
+	o.Clock, o.Skin = e.clock, cfg.ObjectFor
+	e.sim = mlxsim.New(o)
+	e.th = mlx90614.NewThermometer(mlx90614.Config{Bus: "sim", Address: mlx90614.DefaultAddr, IIR: iir, FIR: fir}, mlx90614.ThermometerOptions{
+		Clock: e.clock, Dev: mlx90614.Opts{Sleep: e.clock.Advance}, Logger: slog.New(slog.DiscardHandler),
+		Open: func(string) (i2c.BusCloser, error) { return e.sim, nil },
+	})
+	e.sim.PowerCycle()
+	tb.Cleanup(func() { e.th.Close() })
+	return e
+}
+
 // measure polls until the measurer is stable or maxReads readings passed. It returns the readings
 // taken from the first one that saw the person to the stable one (0 if never stable).
 func (e *emulated) measure(tb testing.TB, m *measurer, maxReads int) int {
@@ -216,6 +259,32 @@ func TestMeasurementThroughTheDriver(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The daemon's defaults end to end: the driver sets the sensor's filter (IIR bypassed), the
+// emulated part converts every 145 ms with the datasheet's noise, the lane polls every 150 ms.
+// Several people in a row are measured within 0.25 °C.
+func TestMeasurementWithTheSensorFilter(t *testing.T) {
+	cfg := DefaultMeasure()
+	for i, body := range []float64{36.6, 37.8, 36.2, 37.4} {
+		e := newEmulatedFilter(t, cfg, mlxsim.Options{NoiseC: 0.1, Seed: uint64(10 + i), Filter: true}, mlx90614.DefaultIIR, mlx90614.DefaultFIR)
+		e.poll = DefaultConfig().PollEvery
+		m := &measurer{cfg: cfg}
+		for person := range 3 {
+			e.sim.Person(body)
+			n := e.measure(t, m, 40)
+			got := m.temp()
+			if n == 0 || got.State != policy.TempStable || math.Abs(got.C-body) > 0.25 {
+				t.Fatalf("body %.1f, person %d: %+v after %d readings", body, person, got, n)
+			}
+			e.sim.Leave()
+			for range 4 {
+				e.clock.Advance(e.poll)
+				r, _ := e.th.Read(context.Background())
+				m.add(e.clock.Now(), r)
+			}
+		}
 	}
 }
 

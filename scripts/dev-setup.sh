@@ -18,6 +18,7 @@ declare -A need=(
   [libsqlite3-dev]=/usr/include/sqlite3.h         # not linked (go-sqlite3 bundles SQLite); headers for tools
   [sqlite3]=/usr/bin/sqlite3                      # technicians inspect the database with it
   [chromium]=/usr/bin/chromium                    # browser tests in headless Chromium
+  [postgresql]=/usr/share/doc/postgresql/copyright  # hub tests start throwaway clusters (initdb, postgres in /usr/lib/postgresql/*/bin)
   [espeak-ng]=/usr/bin/espeak-ng                  # scripts/gen-voice.sh (voice clips)
   [sox]=/usr/bin/sox
   [fonts-wqy-microhei]=/usr/share/fonts/truetype/wqy/wqy-microhei.ttc  # CJK glyphs on the kiosk screen

@@ -120,6 +120,17 @@ func devSetupPackages(t *testing.T) map[string]bool {
 	if len(m) == 0 {
 		t.Fatal("dev-setup.sh --list lists nothing")
 	}
+	// A metapackage stands for the versioned package it depends on (postgresql → postgresql-15):
+	// dev-setup.sh names the one that outlives a Debian release.
+	deps, _ := exec.Command("dpkg-query", append([]string{"-W", "-f=${Package}\t${Depends}\n"}, slices.Sorted(maps.Keys(m))...)...).Output()
+	for _, line := range strings.Split(string(deps), "\n") {
+		pkg, ds, _ := strings.Cut(line, "\t")
+		for d := range strings.SplitSeq(ds, ",") {
+			if f := strings.Fields(d); len(f) > 0 && strings.HasPrefix(f[0], pkg+"-") {
+				m[f[0]] = true
+			}
+		}
+	}
 	return m
 }
 

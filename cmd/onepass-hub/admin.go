@@ -33,12 +33,13 @@ type adminUsage string
 
 func (e adminUsage) Error() string { return string(e) }
 
-// admin runs the hub's own commands against its data directory. They write the same SQLite file
-// a running `serve` reads, so they work while it serves.
-func admin(dir string, args []string, stdout, stderr io.Writer) int {
+// admin runs the hub's own commands against its data directory and database (dbURL; "" is the
+// SQLite file in dir). They write the same database a running `serve` reads, so they work while
+// it serves.
+func admin(dir, dbURL string, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	err := adminRun(ctx, dir, args, stdout, stderr)
+	err := adminRun(ctx, dir, dbURL, args, stdout, stderr)
 	var ue adminUsage
 	switch {
 	case err == nil:
@@ -52,7 +53,7 @@ func admin(dir string, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func adminRun(ctx context.Context, dir string, args []string, stdout, stderr io.Writer) error {
+func adminRun(ctx context.Context, dir, dbURL string, args []string, stdout, stderr io.Writer) error {
 	sub := ""
 	if len(args) > 1 {
 		sub = args[1]
@@ -63,7 +64,19 @@ func adminRun(ctx context.Context, dir string, args []string, stdout, stderr io.
 		if sub != "keys" {
 			return adminUsage("init: did you mean `init keys`?")
 		}
-		return initKeys(dir, args[2:], stdout)
+		if err := initKeys(dir, args[2:], stdout); err != nil {
+			return err
+		}
+		if dbURL == "" {
+			return nil
+		}
+		// Open the database once: its migrations are applied, and a wrong URL shows now.
+		h, err := hub.Open(ctx, dir, hub.Options{DB: dbURL, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "database ready")
+		return h.Close()
 	case "root":
 		spki, err := hub.RootSPKI(dir)
 		if err != nil {
@@ -73,7 +86,7 @@ func adminRun(ctx context.Context, dir string, args []string, stdout, stderr io.
 		return nil
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	opts := hub.Options{Logger: logger}
+	opts := hub.Options{Logger: logger, DB: dbURL}
 	var listen string
 	if cmd == "serve" {
 		// serve's flags tune the hub itself: parsed before it opens.

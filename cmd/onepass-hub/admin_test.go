@@ -30,7 +30,9 @@ func hubCmd(t *testing.T, dir string, args ...string) (string, int) {
 }
 
 // TestAdminCommands walks an operator through the hub's admin commands.
-func TestAdminCommands(t *testing.T) {
+func TestAdminCommands(t *testing.T) { forBackends(t, testAdminCommands) }
+
+func testAdminCommands(t *testing.T, db string) {
 	dir := t.TempDir()
 	out, code := hubCmd(t, dir, "init", "keys", "--host", "hub.example,10.0.0.5")
 	if code != 0 || !strings.Contains(out, "[trust]\nroot = \"") {
@@ -101,13 +103,15 @@ func TestAdminCommands(t *testing.T) {
 
 // TestVisitsExportStaffDecision: a staff member's decision on a MANUAL visit is exported with who
 // decided (staff_id) and the visit it overrides (overrides), in CSV and in JSON lines.
-func TestVisitsExportStaffDecision(t *testing.T) {
+func TestVisitsExportStaffDecision(t *testing.T) { forBackends(t, testVisitsExportStaffDecision) }
+
+func testVisitsExportStaffDecision(t *testing.T, db string) {
 	dir := t.TempDir()
 	if out, code := hubCmd(t, dir, "init", "keys"); code != 0 {
 		t.Fatalf("init keys: %d\n%s", code, out)
 	}
 	ctx := context.Background()
-	h, err := hub.Open(ctx, dir, hub.Options{})
+	h, err := hub.Open(ctx, dir, hub.Options{DB: db})
 	if err != nil {
 		t.Fatal(err)
 	}

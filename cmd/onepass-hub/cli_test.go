@@ -42,6 +42,10 @@ func TestHelpNeedsNoData(t *testing.T) {
 // TestCodeIssueTellsTheIDAndKeepsCodePNG: code issue prints the code ID that code revoke takes
 // (and revoke takes it), and without --out never replaces an existing code.png.
 func TestCodeIssueTellsTheIDAndKeepsCodePNG(t *testing.T) {
+	forBackends(t, testCodeIssueTellsTheIDAndKeepsCodePNG)
+}
+
+func testCodeIssueTellsTheIDAndKeepsCodePNG(t *testing.T, db string) {
 	dir := t.TempDir()
 	if _, code := hubCmd(t, dir, "init", "keys"); code != 0 {
 		t.Fatal("init keys")
@@ -84,7 +88,9 @@ func TestCodeIssueTellsTheIDAndKeepsCodePNG(t *testing.T) {
 
 // TestServeSaysServingOnceBound: serve names the address it bound (the real port of :0) and
 // kiosks can connect as soon as it says so; a port it cannot bind is an error, never "serving".
-func TestServeSaysServingOnceBound(t *testing.T) {
+func TestServeSaysServingOnceBound(t *testing.T) { forBackends(t, testServeSaysServingOnceBound) }
+
+func testServeSaysServingOnceBound(t *testing.T, db string) {
 	dir := t.TempDir()
 	if _, code := hubCmd(t, dir, "init", "keys"); code != 0 {
 		t.Fatal("init keys")
@@ -102,7 +108,7 @@ func TestServeSaysServingOnceBound(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		err := adminRun(ctx, dir, []string{"serve", "--listen", "127.0.0.1:0"}, pw, io.Discard)
+		err := adminRun(ctx, dir, db, []string{"serve", "--listen", "127.0.0.1:0"}, pw, io.Discard)
 		pw.Close()
 		done <- err
 	}()

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"onepass/sync/hub"
 )
 
 // version is set at build time: -ldflags "-X main.version=…".
@@ -13,11 +15,12 @@ var version = "dev"
 
 const usage = `onepass-hub — the onepass reference platform
 
-Usage: onepass-hub [--data DIR] COMMAND [ARGS]
+Usage: onepass-hub [--data DIR] [--db URL] COMMAND [ARGS]
 
 Commands:
   init keys [--host NAME,IP,…]      create the root, device-CA, TLS, batch and platform keys;
-                                    prints the root key for the kiosks' [trust] root
+                                    prints the root key for the kiosks' [trust] root; with
+                                    --db also creates the database's tables
   root                              print the root key (base64 SubjectPublicKeyInfo DER)
   serve [--listen ADDR] [--max-skew D]
                                     serve kiosks over mutual TLS (default :8443); records dated
@@ -46,7 +49,12 @@ Commands:
   version                           print the version
 
 Flags:
-  --data DIR   the hub's data directory (default $ONEPASS_HUB_DATA or /var/lib/onepass-hub)
+  --data DIR   the hub's data directory (default $ONEPASS_HUB_DATA or /var/lib/onepass-hub):
+               its keys, and the SQLite database hub.db unless --db names another
+  --db URL     the hub's database (default $ONEPASS_HUB_DB, else DIR/hub.db): a PostgreSQL
+               URL, postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…] or
+               postgres:///DB?host=/run/postgresql, which several serve replicas may share;
+               migrations are applied when a command opens it
 
 TIME is RFC 3339 (2026-12-01T08:00:00+08:00). Exit status: 0 done, 1 failed, 2 bad usage.
 `
@@ -58,17 +66,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if dataDir == "" {
 		dataDir = "/var/lib/onepass-hub"
 	}
-	for len(args) > 0 && (args[0] == "--data" || args[0] == "-data") {
-		if len(args) < 2 {
-			fmt.Fprint(stderr, "onepass-hub: --data needs a directory\n\n"+usage)
-			return 2
+	dbURL := os.Getenv("ONEPASS_HUB_DB")
+	// The global flags, before the command, in any order; a flag wins over its variable.
+	for len(args) > 0 {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if !strings.HasPrefix(args[0], "-") || (name != "data" && name != "db") {
+			break
 		}
-		dataDir, args = args[1], args[2:]
+		if !hasVal {
+			if len(args) < 2 {
+				what := map[string]string{"data": "a directory", "db": "a database URL"}[name]
+				fmt.Fprintf(stderr, "onepass-hub: --%s needs %s\n\n%s", name, what, usage)
+				return 2
+			}
+			val, args = args[1], args[1:]
+		}
+		args = args[1:]
+		if name == "data" {
+			dataDir = val
+		} else {
+			dbURL = val
+		}
 	}
-	if len(args) > 0 {
-		if d, ok := cutFlag(args[0], "--data="); ok {
-			dataDir, args = d, args[1:]
-		}
+	if err := hub.CheckDB(dbURL); err != nil {
+		fmt.Fprintf(stderr, "onepass-hub: --db: %v\n", err)
+		return 2
 	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -86,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "code":
 		if len(args) > 1 && args[1] == "revoke" {
-			return admin(dataDir, args, stdout, stderr)
+			return admin(dataDir, dbURL, args, stdout, stderr)
 		}
 		return codeCommand(args[1:], stdout, stderr)
 	case "version":
@@ -96,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	case "init", "root", "serve", "token", "status", "issuer", "policy", "keys", "devices", "visits":
-		return admin(dataDir, args, stdout, stderr)
+		return admin(dataDir, dbURL, args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "onepass-hub: unknown command %q\n\n%s", args[0], usage)
 	return 2
@@ -133,7 +155,7 @@ func commandUsage(cmd string) string {
 	if b.Len() == 0 {
 		return usage
 	}
-	return "Usage: onepass-hub [--data DIR] " + cmd + " …\n\n" + b.String() + usage[strings.Index(usage, "\nFlags:"):]
+	return "Usage: onepass-hub [--data DIR] [--db URL] " + cmd + " …\n\n" + b.String() + usage[strings.Index(usage, "\nFlags:"):]
 }
 
 func cutFlag(arg, prefix string) (string, bool) {

@@ -24,6 +24,12 @@ type Port interface {
 	Close() error
 }
 
+// modePort is a Port whose line rate can be changed (baud probing, set-baud).
+type modePort interface {
+	Port
+	SetMode(m *serial.Mode) error
+}
+
 // Command deadlines (specs/idcard-ga467.md §6.2): quick commands, base info, base info with
 // fingerprints, and the two card-data commands used as a presence probe.
 const (

@@ -20,15 +20,22 @@ import (
 type Options struct {
 	Port         string        // serial device, e.g. /dev/ttyUSB0 or a udev symlink
 	Baud         int           // the SAM's configured rate; default 115200
-	PollInterval time.Duration // between find-card polls; default 200 ms
+	PollInterval time.Duration // between find-card polls; default 40 ms (DefaultPollInterval)
 	Fingerprint  bool          // read with 30 10 (text, photo, fingerprints) instead of 30 01
 	Logger       *slog.Logger  // default slog.Default()
 }
 
 // Defaults, and the bounds of the reconnect backoff.
+//
+// DefaultPollInterval: a card waits on average half the interval for the next find, so 40 ms
+// keeps placed → event within ~25 ms of the bytes' own wire time. An idle poll is one find
+// (20 01 → 80): 10 + 11 bytes, 1.8 ms of a 115200 line, so the line is idle 95 % of the time and
+// the SAM gets one command per 40 ms; host code in the reference polls from a busy loop (C5) to
+// 50 ms (C4) and 200 ms (C6), and no reader documents a minimum gap between commands
+// (docs/idcard.md, "Poll rate").
 const (
 	DefaultBaud         = 115200
-	DefaultPollInterval = 200 * time.Millisecond
+	DefaultPollInterval = 40 * time.Millisecond
 	minBackoff          = 250 * time.Millisecond
 	maxBackoff          = 5 * time.Second
 	// After this many failures in a row something is wrong beyond one bad frame or one bad card.
@@ -227,7 +234,7 @@ func (r *Reader) reason(err error) string {
 		return "port gone"
 	case errors.As(err, &pe) && pe.Code() == serial.PermissionDenied, errors.Is(err, fs.ErrPermission):
 		return "permission denied on " + r.opts.Port + " (add the daemon's user to the dialout group)"
-	case errors.As(err, &pe) && pe.Code() == serial.PortBusy:
+	case errors.As(err, &pe) && pe.Code() == serial.PortBusy, errors.Is(err, syscall.EBUSY):
 		return r.opts.Port + " is busy: another program has it open"
 	case errors.As(err, &pe) && pe.Code() == serial.PortNotFound:
 		return "port gone"
@@ -247,7 +254,7 @@ func (r *Reader) reason(err error) string {
 // connect opens the port and checks the SAM (status, then ID). A SAM that does not answer at the
 // configured rate is probed at the other four (it keeps a rate set earlier across power cycles).
 func (r *Reader) connect(ctx context.Context) (*Conn, error) {
-	p, err := serial.Open(r.opts.Port, serialMode(r.opts.Baud))
+	p, err := openPort(r.opts.Port, r.opts.Baud)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", r.opts.Port, err)
 	}
@@ -279,7 +286,7 @@ func (r *Reader) connect(ctx context.Context) (*Conn, error) {
 
 // samCheck sends SAM status at the configured rate, then at the others; a SAM that answers but
 // reports a failure gets one reset.
-func (r *Reader) samCheck(ctx context.Context, conn *Conn, p serial.Port) (int, error) {
+func (r *Reader) samCheck(ctx context.Context, conn *Conn, p modePort) (int, error) {
 	err := conn.SAMStatus(ctx)
 	if err != nil && !silent(err) && !errors.As(err, new(Status)) && !errors.Is(err, ErrPort) {
 		err = conn.SAMStatus(ctx) // a garbled reply: ask again before giving up

@@ -400,3 +400,69 @@ func (d *Dev) SetEmissivity(e float64) error {
 	// Lock again whatever happened, so a failed write leaves the part as protected as it was.
 	return errors.Join(err, d.command(CmdLock))
 }
+
+// ConfigRegister1 fields the driver may change (datasheet table 7): the IIR coefficient (bits 2:0)
+// and the FIR length (bits 10:8). Every other bit (gain, sensor test, Kt2 sign, …) is Melexis's
+// and kept as read.
+const (
+	configIIRMask = 0x0007
+	configFIRMask = 0x0700
+)
+
+// iirCodes are the a1 coefficients by their bits 2:0 code.
+var iirCodes = [8]float64{0.5, 0.25, 1.0 / 6, 0.125, 1, 0.8, 2.0 / 3, 4.0 / 7}
+
+// FilterBits returns the IIR and FIR fields for coefficient iir (1, 0.8, 0.67, 0.57, 0.5, 0.25,
+// 0.17, 0.125; within 0.01) and FIR length fir (128…1024; 8–64 are "not recommended" by the
+// datasheet, and Melexis's driver refuses them).
+func FilterBits(iir float64, fir int) (uint16, error) {
+	code := -1
+	for i, a := range iirCodes {
+		if math.Abs(a-iir) < 0.01 {
+			code = i
+		}
+	}
+	if code < 0 {
+		return 0, fmt.Errorf("mlx90614: IIR %g: want 1, 0.8, 0.67, 0.57, 0.5, 0.25, 0.17 or 0.125", iir)
+	}
+	f := -1
+	for i := 4; i < 8; i++ {
+		if fir == 8<<i {
+			f = i
+		}
+	}
+	if f < 0 {
+		return 0, fmt.Errorf("mlx90614: FIR %d: want 128, 256, 512 or 1024", fir)
+	}
+	return uint16(code) | uint16(f)<<8, nil
+}
+
+// Filter decodes the IIR coefficient and the FIR length of a ConfigRegister1 word.
+func Filter(config uint16) (iir float64, fir int) {
+	return iirCodes[config&configIIRMask], 8 << (config & configFIRMask >> 8)
+}
+
+// SetFilter sets the IIR and FIR fields of ConfigRegister1 (0x25), keeping every other bit. The
+// EEPROM is written only when the fields differ (a write takes two 10 ms cycles and the cell
+// wears), with the erase-then-write cycle and a read-back. It reports whether it wrote. The part
+// filters with the new setting after its next power-on reset.
+func (d *Dev) SetFilter(iir float64, fir int) (wrote bool, err error) {
+	bits, err := FilterBits(iir, fir)
+	if err != nil {
+		return false, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cur, err := d.readWord(EEConfig1)
+	if err != nil {
+		return false, err
+	}
+	want := cur&^(configIIRMask|configFIRMask) | bits
+	if want == cur {
+		return false, nil
+	}
+	if err := d.writeEEPROM(EEConfig1, want); err != nil {
+		return true, fmt.Errorf("%s: config register 0x%04x → 0x%04x: %w", d, cur, want, err)
+	}
+	return true, nil
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,7 +42,22 @@ type Config struct {
 	Bus       string  `json:"bus"`        // periph bus name: "/dev/i2c-1", "I2C1", "1"
 	Address   Address `json:"address"`    // 7-bit SMBus address, 0x5A from the factory
 	IgnorePEC bool    `json:"ignore_pec"` // accept readings with a bad PEC (counted in Health)
+	// The sensor's own filter (ConfigRegister1), written at open when the part has another one:
+	// IIR coefficient a1 and FIR length. Both 0 (the default) leaves the part as it is: an EEPROM
+	// write that applies only after a power cycle is a site's choice, not a start-up side effect.
+	IIR float64 `json:"iir"`
+	FIR int     `json:"fir"`
 }
+
+// The fast profile's filter setting (opt-in: iir = 1.0, fir = 1024): IIR bypassed, FIR 1024. A result every ~145 ms that depends on that
+// conversion only, so a person's reading settles within two results of the head arriving; the
+// noise (0.17 °C rms per result, against 0.10 with the factory IIR 50 %) is averaged by the
+// measurement rule over independent results instead of by an IIR that makes successive ones
+// alike (docs/thermometer.md §5, "A faster profile").
+const (
+	DefaultIIR = 1.0
+	DefaultFIR = 1024
+)
 
 // Validate checks the values.
 func (c Config) Validate() error {
@@ -50,6 +66,11 @@ func (c Config) Validate() error {
 	}
 	if c.Address < 0x01 || c.Address > 0x7F {
 		return fmt.Errorf("address: 0x%02X: want a 7-bit address 0x01…0x7F", uint16(c.Address))
+	}
+	if c.IIR != 0 || c.FIR != 0 {
+		if _, err := FilterBits(c.IIR, c.FIR); err != nil {
+			return fmt.Errorf("iir/fir: %w", err)
+		}
 	}
 	return nil
 }
@@ -90,9 +111,10 @@ func (a Address) String() string { return fmt.Sprintf("0x%02X", uint16(a)) }
 
 // ThermometerOptions are the collaborators of a Thermometer; zero values are the real ones.
 type ThermometerOptions struct {
-	Open  func(bus string) (i2c.BusCloser, error) // nil: i2creg.Open
-	Clock clockwork.Clock                         // nil: the real clock
-	Dev   Opts
+	Open   func(bus string) (i2c.BusCloser, error) // nil: i2creg.Open
+	Clock  clockwork.Clock                         // nil: the real clock
+	Dev    Opts
+	Logger *slog.Logger // nil: slog.Default()
 }
 
 // Health thresholds. A sensor polled at 4 Hz that is frozen for 10 s is broken, not calm: the
@@ -124,28 +146,34 @@ type Thermometer struct {
 	open  func(string) (i2c.BusCloser, error)
 	clock clockwork.Clock
 	dopts Opts
+	log   *slog.Logger
 
-	mu       sync.Mutex
-	bus      i2c.BusCloser
-	dev      *Dev
-	closed   bool
-	nextTry  time.Time
-	backoff  time.Duration
-	lastErr  error
-	fails    int // consecutive failed reads
-	hist     [healthWindow]outcome
-	histN    int
-	lastRaw  [2]uint16
-	same     int
-	health   device.Health
-	counters Stats // of devices closed on reconnect, so Stats keeps counting
+	filterDone bool // the filter setting was checked (and written if needed) once
+	mu         sync.Mutex
+	bus        i2c.BusCloser
+	dev        *Dev
+	closed     bool
+	nextTry    time.Time
+	backoff    time.Duration
+	lastErr    error
+	fails      int // consecutive failed reads
+	hist       [healthWindow]outcome
+	histN      int
+	lastRaw    [2]uint16
+	same       int
+	health     device.Health
+	counters   Stats // of devices closed on reconnect, so Stats keeps counting
 }
 
 // NewThermometer returns the sensor cfg names and tries to open its bus at once; a failure leaves
 // it down and retried later, never an error.
 func NewThermometer(cfg Config, o ThermometerOptions) *Thermometer {
-	t := &Thermometer{cfg: cfg, open: o.Open, clock: o.Clock, dopts: o.Dev,
+	t := &Thermometer{cfg: cfg, open: o.Open, clock: o.Clock, dopts: o.Dev, log: o.Logger,
 		name: fmt.Sprintf("mlx90614@%s:%s", cfg.Bus, cfg.Address)}
+	if t.log == nil {
+		t.log = slog.Default()
+	}
+	t.log = t.log.With("part", "thermometer", "sensor", t.name)
 	if t.open == nil {
 		t.open = i2creg.Open
 	}
@@ -185,7 +213,25 @@ func (t *Thermometer) connect() error {
 		return fmt.Errorf("%s: %w", t.name, t.lastErr)
 	}
 	t.bus = bus // the backoff is reset by a good reading, not by an open bus
+	t.setFilter()
 	return nil
+}
+
+// setFilter writes the configured IIR/FIR into the part once per Thermometer, and only when it
+// differs: an EEPROM cell wears, and a part whose write does not verify is not written again on
+// every reconnect. A failure leaves the part measuring with its old filter; t.mu is held.
+func (t *Thermometer) setFilter() {
+	if t.filterDone || t.cfg.IIR == 0 && t.cfg.FIR == 0 {
+		return
+	}
+	t.filterDone = true
+	wrote, err := t.dev.SetFilter(t.cfg.IIR, t.cfg.FIR)
+	switch {
+	case err != nil:
+		t.log.Warn("could not set the sensor's filter; it measures with its old one", "iir", t.cfg.IIR, "fir", t.cfg.FIR, "err", err)
+	case wrote:
+		t.log.Warn("sensor filter written to its EEPROM; it applies after the sensor's next power-on (reboot the kiosk)", "iir", t.cfg.IIR, "fir", t.cfg.FIR)
+	}
 }
 
 // retryLater schedules the next open with exponential backoff and marks the sensor down.

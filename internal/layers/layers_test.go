@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"device":                   nil,
 	"identity":                 nil,
 	"internal/connlimit":       nil, // the per-address connection cap of the hub's and the UI's listeners
+	"internal/pgtest":          nil, // tests only: a throwaway PostgreSQL server
 	"kiosk/broadcast":          nil,
 	"kiosk/policy":             nil,
 	"signing":                  nil,

@@ -39,7 +39,9 @@ func TestMain(m *testing.M) {
 	case os.Getenv(diskFullChildEnv) != "":
 		os.Exit(diskFullChild(os.Getenv(diskFullChildEnv)))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pg.Close()
+	os.Exit(code)
 }
 
 // hubChild serves a hub until killed; "<dir>|<addr>|<n>" first fills the status list with n

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"onepass/signing"
-	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -42,7 +41,7 @@ func (h *Hub) AddIssuer(ctx context.Context, iss signing.Issuer) (int64, error) 
 		iss.Binding = signing.DefaultBind
 	}
 	var seq int64
-	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
+	err := h.streamTx(ctx, "trust", func(tx *dbTx) error {
 		var raw []byte
 		err := tx.QueryRowContext(ctx, `SELECT entry FROM issuers WHERE id = ? AND revoked_at = 0`, iss.ID).Scan(&raw)
 		switch {
@@ -76,7 +75,8 @@ func (h *Hub) AddIssuer(ctx context.Context, iss signing.Issuer) (int64, error) 
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO issuers (id, entry, revoked_at) VALUES (?, ?, 0)`, iss.ID, entry); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO issuers (id, entry, revoked_at) VALUES (?, ?, 0)
+			ON CONFLICT (id) DO UPDATE SET entry = excluded.entry, revoked_at = 0`, iss.ID, entry); err != nil {
 			return err
 		}
 		seq, err = h.publishTrust(ctx, tx)
@@ -91,7 +91,7 @@ func (h *Hub) AddIssuer(ctx context.Context, iss signing.Issuer) (int64, error) 
 // RevokeIssuer removes an issuer from the trust list (kid empty), or one of its keys.
 func (h *Hub) RevokeIssuer(ctx context.Context, id string, kid []byte) (int64, error) {
 	var seq int64
-	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
+	err := h.streamTx(ctx, "trust", func(tx *dbTx) error {
 		var raw []byte
 		if err := tx.QueryRowContext(ctx, `SELECT entry FROM issuers WHERE id = ? AND revoked_at = 0`, id).Scan(&raw); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -129,7 +129,7 @@ func (h *Hub) RevokeIssuer(ctx context.Context, id string, kid []byte) (int64, e
 }
 
 // publishTrust signs the current issuers as the next trust list with the root key.
-func (h *Hub) publishTrust(ctx context.Context, tx *sql.Tx) (int64, error) {
+func (h *Hub) publishTrust(ctx context.Context, tx *dbTx) (int64, error) {
 	var seq int64
 	if err := tx.QueryRowContext(ctx, `UPDATE streams SET seq = seq + 1 WHERE name = 'trust' RETURNING seq`).Scan(&seq); err != nil {
 		return 0, err

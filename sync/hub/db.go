@@ -3,7 +3,16 @@ package hub
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"onepass/sync/internal/sqlitedb"
 )
@@ -140,28 +149,237 @@ CREATE INDEX visits_overrides ON visits (overrides) WHERE overrides IS NOT NULL;
 // the hub serves).
 const busyTimeout = 10 * time.Second
 
-// openDB opens the writer (one connection: writes queue in Go) and a reader pool.
-func openDB(ctx context.Context, path string) (w, r *sql.DB, err error) {
-	if w, err = sqlitedb.OpenWriter(path, busyTimeout); err != nil {
-		return nil, nil, err
+// pgConnectTimeout bounds opening a PostgreSQL connection when the URL sets no connect_timeout.
+const pgConnectTimeout = 5 * time.Second
+
+// IsPostgres reports whether a database URL names PostgreSQL (postgres:// or postgresql://);
+// "" is the SQLite file in the data directory.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}
+
+// CheckDB says what is wrong with a database URL before anything opens it.
+func CheckDB(url string) error {
+	if url != "" && !IsPostgres(url) {
+		return fmt.Errorf("hub: database %q: want postgres://USER@HOST/DB… (PostgreSQL), or none for the SQLite file in the data directory", redactURL(url))
+	}
+	return nil
+}
+
+// redactURL hides a password in a URL shown in an error or a log.
+func redactURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	auth, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return u
+	}
+	if user, _, ok := strings.Cut(auth, ":"); ok {
+		return scheme + "://" + user + ":xxxxx@" + host
+	}
+	return u
+}
+
+// db is the hub's database: the SQLite file (one writer connection beside a reader pool) or a
+// PostgreSQL pool shared by every replica. Queries are written once, with ? placeholders and SQL
+// both engines accept; on PostgreSQL they are rebound to $n.
+type db struct {
+	w, r *sql.DB
+	pg   bool
+}
+
+// openDB opens and migrates the database: PostgreSQL when url says so, else dir/hub.db.
+func openDB(ctx context.Context, dir, url string) (*db, error) {
+	if err := CheckDB(url); err != nil {
+		return nil, err
+	}
+	if IsPostgres(url) {
+		cfg, err := pgx.ParseConfig(url)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", redactURL(url), err)
+		}
+		if cfg.ConnectTimeout == 0 {
+			// A database host that does not answer is a 503 in seconds, not after the kernel's
+			// TCP timeout with every request waiting on it.
+			cfg.ConnectTimeout = pgConnectTimeout
+		}
+		p := stdlib.OpenDB(*cfg)
+		// Connections die with a PostgreSQL restart: idle ones are dropped before they are
+		// reused stale, and the pool opens new ones once the server is back.
+		p.SetMaxOpenConns(16)
+		p.SetMaxIdleConns(4)
+		p.SetConnMaxIdleTime(time.Minute)
+		if err := migratePG(ctx, p, pgSchema); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("%s: %w", redactURL(url), err)
+		}
+		return &db{w: p, r: p, pg: true}, nil
+	}
+	path := filepath.Join(dir, "hub.db")
+	w, err := sqlitedb.OpenWriter(path, busyTimeout)
+	if err != nil {
+		return nil, err
 	}
 	if err := sqlitedb.Migrate(ctx, w, schema, "hub database"); err != nil {
 		w.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	if r, err = sqlitedb.OpenReaders(ctx, path, busyTimeout, 4); err != nil {
+	r, err := sqlitedb.OpenReaders(ctx, path, busyTimeout, 4)
+	if err != nil {
 		w.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	return w, r, nil
+	return &db{w: w, r: r}, nil
 }
 
-// readTx runs fn in one read transaction: a consistent snapshot of the database.
-func (h *Hub) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := h.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (d *db) close() error {
+	if d.pg {
+		return d.w.Close()
+	}
+	return errors.Join(d.r.Close(), d.w.Close())
+}
+
+// rebind turns ? placeholders into PostgreSQL's $1, $2, …; our queries hold no ? in literals.
+func rebind(pg bool, q string) string {
+	if !pg || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// conn is a pool (the writer or the readers) that rebinds its queries.
+type conn struct {
+	*sql.DB
+	pg bool
+}
+
+func (c conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return c.DB.QueryRowContext(ctx, rebind(c.pg, q), args...)
+}
+
+func (c conn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return c.DB.QueryContext(ctx, rebind(c.pg, q), args...)
+}
+
+func (c conn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return c.DB.ExecContext(ctx, rebind(c.pg, q), args...)
+}
+
+// dbTx is a transaction that rebinds its queries.
+type dbTx struct {
+	*sql.Tx
+	pg bool
+}
+
+func (t *dbTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.Tx.QueryRowContext(ctx, rebind(t.pg, q), args...)
+}
+
+func (t *dbTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.Tx.QueryContext(ctx, rebind(t.pg, q), args...)
+}
+
+func (t *dbTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.Tx.ExecContext(ctx, rebind(t.pg, q), args...)
+}
+
+func (t *dbTx) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
+	return t.Tx.PrepareContext(ctx, rebind(t.pg, q))
+}
+
+// maxTxAttempts bounds the retries of a write transaction that PostgreSQL aborted to keep it
+// serializable against another replica's.
+const maxTxAttempts = 10
+
+// inTx runs fn in one write transaction and commits. On SQLite the one writer connection
+// serializes writes. On PostgreSQL, where several replicas write at once, the transaction is
+// SERIALIZABLE (a token used once, the first epoch made once): consistency rests on the database,
+// not on anything in this process. A transaction PostgreSQL aborted (serialization failure,
+// deadlock) is run again, so fn must set what it returns afresh on each call. Writers of a
+// stream use streamTx.
+func (h *Hub) inTx(ctx context.Context, fn func(*dbTx) error) error {
+	return h.inTxAt(ctx, sql.LevelSerializable, fn)
+}
+
+// streamTx runs fn in a write transaction that first locks the row of stream name (status, trust,
+// revoked, policy) in streams. Every writer of a stream goes through it, so on PostgreSQL those
+// writers queue on the row lock instead of failing each other's SERIALIZABLE transactions: at
+// READ COMMITTED each statement after the lock sees what the previous holder committed, and the
+// stream's sequence numbers, partition digests and issuers are read and written by one writer at
+// a time, whichever replica runs it. (SQLite's one writer serializes anyway.)
+func (h *Hub) streamTx(ctx context.Context, name string, fn func(*dbTx) error) error {
+	return h.inTxAt(ctx, sql.LevelReadCommitted, func(tx *dbTx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE streams SET seq = seq WHERE name = ?`, name); err != nil {
+			return fmt.Errorf("lock stream %s: %w", name, err)
+		}
+		return fn(tx)
+	})
+}
+
+// inTxAt is inTx at another isolation level on PostgreSQL (SQLite's one writer serializes
+// anyway).
+func (h *Hub) inTxAt(ctx context.Context, level sql.IsolationLevel, fn func(*dbTx) error) error {
+	if !h.db.pg {
+		return sqlitedb.InTx(ctx, h.db.w, func(tx *sql.Tx) error { return fn(&dbTx{Tx: tx}) })
+	}
+	for attempt := 1; ; attempt++ {
+		err := h.pgTx(ctx, level, fn)
+		if err == nil || !retryable(err) || attempt == maxTxAttempts || ctx.Err() != nil {
+			return err
+		}
+		// A short, growing pause spreads the replicas that collided.
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
+		}
+	}
+}
+
+func (h *Hub) pgTx(ctx context.Context, level sql.IsolationLevel, fn func(*dbTx) error) error {
+	tx, err := h.db.w.BeginTx(ctx, &sql.TxOptions{Isolation: level})
+	if err != nil {
+		return err
+	}
+	if err := fn(&dbTx{Tx: tx, pg: true}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// retryable reports a PostgreSQL serialization failure or deadlock: the transaction may succeed
+// when run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// readTx runs fn in one read transaction: a consistent snapshot of the database (on PostgreSQL
+// REPEATABLE READ, so a head and the rows read after it agree).
+func (h *Hub) readTx(ctx context.Context, fn func(*dbTx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if h.db.pg {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := h.db.r.BeginTx(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	return fn(tx)
+	return fn(&dbTx{Tx: tx, pg: h.db.pg})
 }

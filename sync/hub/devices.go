@@ -20,6 +20,9 @@ type Device struct {
 	OutboxOldest time.Time `json:"outbox_oldest,omitzero"` // the oldest waiting visit: the device's upload lag
 	Software     string    `json:"software,omitempty"`
 	RevokedAt    time.Time `json:"revoked_at,omitzero"`
+	// Telemetry is the device's latest report (sent with its pushes), nil before the first.
+	Telemetry   *wire.Telemetry `json:"telemetry,omitempty"`
+	TelemetryAt time.Time       `json:"telemetry_at,omitzero"` // when the hub received it, on the hub's clock
 }
 
 // Devices lists every enrolled device.

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -62,21 +61,26 @@ func (h *Hub) Enroll(ctx context.Context, req wire.EnrollRequest) (wire.EnrollRe
 	rand.Read(idb)
 	id := "d-" + hex.EncodeToString(idb)
 	var resp wire.EnrollResponse
-	code := http.StatusForbidden
-	err = sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
+	// Any failure but a refusal of the token is the database's (away, or a lost race retried
+	// too often): the kiosk retries later.
+	code := http.StatusServiceUnavailable
+	err = h.inTx(ctx, func(tx *dbTx) error {
+		code = http.StatusServiceUnavailable
 		var hall string
 		var lanes int
 		var expires, used int64
 		err := tx.QueryRowContext(ctx, `SELECT hall, lanes, expires, used_at FROM tokens WHERE hash = ?`, hash[:]).Scan(&hall, &lanes, &expires, &used)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
+			code = http.StatusForbidden
 			return errors.New("enrollment token unknown")
 		case err != nil:
-			code = http.StatusServiceUnavailable
 			return err
 		case used != 0:
+			code = http.StatusForbidden
 			return errors.New("enrollment token already used")
 		case wire.UnixMS(h.now()) >= expires:
+			code = http.StatusForbidden
 			return errors.New("enrollment token expired")
 		}
 		der, cert, err := h.keys.issueDeviceCert(csr, id, hall, h.opt.DeviceCertValidity)

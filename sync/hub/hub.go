@@ -1,16 +1,16 @@
 // Package hub is the reference platform server of the sync protocol (docs/sync-protocol.md): it
 // enrolls devices with one-time tokens and a device CA, serves signed heads, status deltas and
 // snapshots, the root-signed trust list, revoked codes, policy and deployment keys over mutual TLS,
-// and ingests visit batches exactly once by record ID. Its state is one SQLite file in its own data
-// directory; admin operations (the onepass-hub subcommands) are methods on Hub that write that file,
-// so they work while another process serves it.
+// and ingests visit batches exactly once by record ID. Its state is one database: a SQLite file in
+// its own data directory, or PostgreSQL shared by several replicas (Options.DB; see db.go); admin
+// operations (the onepass-hub subcommands) are methods on Hub that write that database, so they
+// work while another process serves it.
 package hub
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +44,10 @@ type Options struct {
 	// ReadTimeout and WriteTimeout bound reading a whole request and writing a response
 	// (default 60s each); IdleTimeout a kept-alive connection between requests (default 2m).
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// DB is the database: "" for the SQLite file hub.db in the data directory, or a PostgreSQL
+	// URL (postgres://…) that several replicas may share; the data directory then holds only
+	// the keys.
+	DB string
 	// MaxSkew is how far a kiosk's clock may run ahead of the hub's (the kiosks' [trust] max_skew;
 	// default DefaultMaxSkew). A record dated more than MaxSkew and a day after the hub's clock is
 	// refused.
@@ -56,7 +60,8 @@ const DefaultMaxSkew = 2 * time.Minute
 // Hub is an open hub data directory.
 type Hub struct {
 	dir  string
-	w, r *sql.DB
+	db   *db
+	w, r conn // the writer and the readers (one pool on PostgreSQL)
 	keys *keyring
 	log  *slog.Logger
 	now  func() time.Time
@@ -77,7 +82,7 @@ func Open(ctx context.Context, dir string, o Options) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, r, err := openDB(ctx, filepath.Join(dir, "hub.db"))
+	d, err := openDB(ctx, dir, o.DB)
 	if err != nil {
 		return nil, fmt.Errorf("hub: open %s: %w", dir, err)
 	}
@@ -110,7 +115,7 @@ func Open(ctx context.Context, dir string, o Options) (*Hub, error) {
 			*d = def
 		}
 	}
-	h := &Hub{dir: dir, w: w, r: r, keys: keys, log: o.Logger, now: o.Now, opt: o, seen: map[string]seenAt{}}
+	h := &Hub{dir: dir, db: d, w: conn{d.w, d.pg}, r: conn{d.r, d.pg}, keys: keys, log: o.Logger, now: o.Now, opt: o, seen: map[string]seenAt{}}
 	if err := h.ensureEpoch(ctx); err != nil {
 		h.Close()
 		return nil, err
@@ -120,7 +125,7 @@ func Open(ctx context.Context, dir string, o Options) (*Hub, error) {
 
 // Close closes the database.
 func (h *Hub) Close() error {
-	return errors.Join(h.r.Close(), h.w.Close())
+	return h.db.close()
 }
 
 // Dir is the hub's data directory.

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,8 +29,10 @@ import (
 
 var bg = context.Background()
 
-func newHub(t testing.TB, o Options) *Hub {
+// newHub opens a fresh hub on backend be ("sqlite" or "postgres", see forBackends).
+func newHub(t testing.TB, be string, o Options) *Hub {
 	t.Helper()
+	o.DB = dbURL(t, be)
 	dir := t.TempDir()
 	if err := Init(dir, InitOptions{}); err != nil {
 		t.Fatal(err)
@@ -89,8 +92,10 @@ func TestInitRefusesToOverwrite(t *testing.T) {
 
 // TestDeltaChunks: a replica that applies every chunk from its cursor ends with exactly the
 // hub's rows, and the last chunk's digests describe them.
-func TestDeltaChunks(t *testing.T) {
-	h := newHub(t, Options{ChunkBytes: 16 << 10})
+func TestDeltaChunks(t *testing.T) { forBackends(t, testDeltaChunks) }
+
+func testDeltaChunks(t *testing.T, be string) {
+	h := newHub(t, be, Options{ChunkBytes: 16 << 10})
 	put(t, h, 0, 1000, 3)
 	replica := map[string]wire.StatusOp{}
 	apply := func(from int64) int64 {
@@ -147,8 +152,10 @@ func TestDeltaChunks(t *testing.T) {
 	}
 }
 
-func TestSnapshotRequired(t *testing.T) {
-	h := newHub(t, Options{})
+func TestSnapshotRequired(t *testing.T) { forBackends(t, testSnapshotRequired) }
+
+func testSnapshotRequired(t *testing.T, be string) {
+	h := newHub(t, be, Options{})
 	seq := put(t, h, 0, 10, 2)
 	for _, tc := range []struct {
 		name        string
@@ -175,8 +182,10 @@ func TestSnapshotRequired(t *testing.T) {
 }
 
 // TestSnapshotChunks: chunks tile the key range without gaps or overlaps, in key order.
-func TestSnapshotChunks(t *testing.T) {
-	h := newHub(t, Options{ChunkBytes: 16 << 10})
+func TestSnapshotChunks(t *testing.T) { forBackends(t, testSnapshotChunks) }
+
+func testSnapshotChunks(t *testing.T, be string) {
+	h := newHub(t, be, Options{ChunkBytes: 16 << 10})
 	put(t, h, 0, 2000, 1)
 	var got []wire.StatusOp
 	lo := []byte{}
@@ -223,8 +232,10 @@ func TestSnapshotChunks(t *testing.T) {
 	}
 }
 
-func TestSetStatusStoresNoNumber(t *testing.T) {
-	h := newHub(t, Options{})
+func TestSetStatusStoresNoNumber(t *testing.T) { forBackends(t, testSetStatusStoresNoNumber) }
+
+func testSetStatusStoresNoNumber(t *testing.T, be string) {
+	h := newHub(t, be, Options{})
 	const id = "11010519491231002X"
 	if _, err := h.SetStatus(bg, PersonRef{Number: id}, 3, "contact", time.Hour); err != nil {
 		t.Fatal(err)
@@ -250,8 +261,10 @@ func TestSetStatusStoresNoNumber(t *testing.T) {
 	}
 }
 
-func TestRotateDeploymentKey(t *testing.T) {
-	h := newHub(t, Options{})
+func TestRotateDeploymentKey(t *testing.T) { forBackends(t, testRotateDeploymentKey) }
+
+func testRotateDeploymentKey(t *testing.T, be string) {
+	h := newHub(t, be, Options{})
 	ids := []string{"11010519491231002X", "110101199003074477"}
 	for _, id := range ids {
 		h.SetStatus(bg, PersonRef{Number: id}, 2, "", 0)
@@ -290,8 +303,10 @@ func rec(id string, mod func(*wire.Record)) wire.Record {
 	return r
 }
 
-func TestIngest(t *testing.T) {
-	h := newHub(t, Options{})
+func TestIngest(t *testing.T) { forBackends(t, testIngest) }
+
+func testIngest(t *testing.T, be string) {
+	h := newHub(t, be, Options{})
 	ok1, ok2 := uuid.Must(uuid.NewV7()).String(), uuid.Must(uuid.NewV7()).String()
 	tests := []struct {
 		name string
@@ -364,9 +379,11 @@ func staffDecision(r *wire.Record) {
 	r.Visit.Overrides = "01a21950-8d65-7153-94b4-e9b4bb700d05"
 }
 
-// FuzzIngest: any upload body either fails to parse or yields an answer naming every record once.
+// FuzzIngest: any upload body either fails to parse or yields an answer naming every record once,
+// and the same answer from both backends.
 func FuzzIngest(f *testing.F) {
-	h := newHub(f, Options{})
+	h := newHub(f, "sqlite", Options{})
+	hp := newHub(f, "postgres", Options{})
 	good, _ := json.Marshal(wire.Upload{V: 1, Records: []wire.Record{rec(uuid.NewString(), nil)}})
 	f.Add(good)
 	staff, _ := json.Marshal(wire.Upload{V: 1, Records: []wire.Record{rec(uuid.NewString(), staffDecision)}})
@@ -385,6 +402,14 @@ func FuzzIngest(f *testing.F) {
 		if len(ack.Accepted)+len(ack.Rejected) != len(up.Records) {
 			t.Fatalf("%d records, %d accepted, %d rejected", len(up.Records), len(ack.Accepted), len(ack.Rejected))
 		}
+		ackp, err := hp.Ingest(bg, "d-fuzz", up.Records)
+		if err != nil {
+			t.Fatalf("postgres: %v", err)
+		}
+		ack.IssuedAt, ackp.IssuedAt = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(ack, ackp) {
+			t.Fatalf("the backends answer differently:\nsqlite   %+v\npostgres %+v", ack, ackp)
+		}
 	})
 }
 
@@ -396,10 +421,12 @@ func csr(t testing.TB, k *ecdsa.PrivateKey) []byte {
 	return b
 }
 
-func TestEnrollTokens(t *testing.T) {
+func TestEnrollTokens(t *testing.T) { forBackends(t, testEnrollTokens) }
+
+func testEnrollTokens(t *testing.T, be string) {
 	var now atomic.Int64
 	now.Store(time.Now().UnixNano())
-	h := newHub(t, Options{Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	h := newHub(t, be, Options{Now: func() time.Time { return time.Unix(0, now.Load()) }})
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tok, err := h.NewToken(bg, "hall-7", 3, time.Hour)
 	if err != nil {
@@ -439,8 +466,10 @@ func TestEnrollTokens(t *testing.T) {
 	}
 }
 
-func TestTrustListAndPolicy(t *testing.T) {
-	h := newHub(t, Options{})
+func TestTrustListAndPolicy(t *testing.T) { forBackends(t, testTrustListAndPolicy) }
+
+func testTrustListAndPolicy(t *testing.T, be string) {
+	h := newHub(t, be, Options{})
 	pub1, _, _ := ed25519.GenerateKey(rand.Reader)
 	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	s1, _ := x509.MarshalPKIXPublicKey(pub1)

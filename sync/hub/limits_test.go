@@ -16,7 +16,11 @@ import (
 // Issue 15.2: the hub caps the connections of one address (counted before the TLS handshake) and
 // cuts off a request body that trickles in.
 func TestHubConnectionCapAndReadTimeout(t *testing.T) {
-	h := newHub(t, Options{ConnsPerAddr: 2, ReadTimeout: 300 * time.Millisecond})
+	forBackends(t, testHubConnectionCapAndReadTimeout)
+}
+
+func testHubConnectionCapAndReadTimeout(t *testing.T, be string) {
+	h := newHub(t, be, Options{ConnsPerAddr: 2, ReadTimeout: 300 * time.Millisecond})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

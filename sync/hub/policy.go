@@ -2,12 +2,10 @@ package hub
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
 
-	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -31,7 +29,7 @@ func (h *Hub) SetPolicy(ctx context.Context, pv wire.PolicyVersion) (int64, erro
 		pv.ValidFrom = h.now()
 	}
 	pv.ValidFrom = pv.ValidFrom.UTC()
-	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
+	err := h.streamTx(ctx, "policy", func(tx *dbTx) error {
 		if err := tx.QueryRowContext(ctx, `UPDATE streams SET seq = seq + 1 WHERE name = 'policy' RETURNING seq`).Scan(&pv.Version); err != nil {
 			return err
 		}

@@ -2,11 +2,9 @@ package hub
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
-	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -17,7 +15,7 @@ func (h *Hub) RevokeCode(ctx context.Context, cid []byte, expires time.Time) (in
 		return 0, fmt.Errorf("hub: revoke code: code id of %d bytes, want %d", len(cid), wire.CodeIDSize)
 	}
 	var seq int64
-	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
+	err := h.streamTx(ctx, "revoked", func(tx *dbTx) error {
 		if err := tx.QueryRowContext(ctx, `UPDATE streams SET seq = seq + 1 WHERE name = 'revoked' RETURNING seq`).Scan(&seq); err != nil {
 			return err
 		}
@@ -34,7 +32,7 @@ func (h *Hub) RevokeCode(ctx context.Context, cid []byte, expires time.Time) (in
 func (h *Hub) revokedSince(ctx context.Context, from int64) (wire.Revoked, error) {
 	out := wire.Revoked{Header: wire.Header{V: wire.Major, Type: wire.TypeRevoked}, From: from, To: from, CIDs: []wire.Revocation{}}
 	const limit = 4000 // ≈ 200 KiB of JSON
-	err := h.readTx(ctx, func(tx *sql.Tx) error {
+	err := h.readTx(ctx, func(tx *dbTx) error {
 		var cur int64
 		if err := tx.QueryRowContext(ctx, `SELECT seq FROM streams WHERE name = 'revoked'`).Scan(&cur); err != nil {
 			return err

@@ -166,7 +166,7 @@ func (h *Hub) head(w http.ResponseWriter, r *http.Request, d device) {
 	}
 	hd := wire.Head{Header: wire.Header{V: wire.Major, Type: wire.TypeHead}, Device: d.id, Nonce: nonce,
 		ValidFor: int64(h.opt.HeadValidFor / time.Second)}
-	err := h.readTx(r.Context(), func(tx *sql.Tx) error {
+	err := h.readTx(r.Context(), func(tx *dbTx) error {
 		sh, err := statusHead(r.Context(), tx)
 		if err != nil {
 			return err
@@ -230,8 +230,12 @@ func (h *Hub) serveSnapshot(w http.ResponseWriter, r *http.Request, _ device) {
 		lo = []byte{}
 	}
 	s, err := h.snapshot(r.Context(), epoch, lo, hi)
-	if err != nil {
+	switch {
+	case errors.Is(err, errStaleEpoch):
 		httpError(w, http.StatusConflict, err.Error())
+		return
+	case err != nil:
+		httpError(w, http.StatusServiceUnavailable, "hub database: "+err.Error())
 		return
 	}
 	h.writeSigned(w, s)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"onepass/identity"
-	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -22,7 +21,7 @@ const maxChunk = wire.MaxChunkBytes
 
 // ensureEpoch creates the first deployment key.
 func (h *Hub) ensureEpoch(ctx context.Context) error {
-	return sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
+	return h.inTx(ctx, func(tx *dbTx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM epochs`).Scan(&n); err != nil {
 			return err
@@ -73,7 +72,7 @@ type StatusEntry struct {
 // partSet caches partition digests inside one write transaction.
 type partSet struct {
 	ctx   context.Context
-	tx    *sql.Tx
+	tx    *dbTx
 	epoch int64
 	m     map[int]*struct {
 		count int64
@@ -81,7 +80,7 @@ type partSet struct {
 	}
 }
 
-func newPartSet(ctx context.Context, tx *sql.Tx, epoch int64) *partSet {
+func newPartSet(ctx context.Context, tx *dbTx, epoch int64) *partSet {
 	return &partSet{ctx: ctx, tx: tx, epoch: epoch, m: map[int]*struct {
 		count int64
 		sum   wire.Digest
@@ -129,7 +128,8 @@ func (p *partSet) change(key []byte, h [16]byte, add bool) error {
 
 func (p *partSet) save() error {
 	for part, v := range p.m {
-		if _, err := p.tx.ExecContext(p.ctx, `INSERT OR REPLACE INTO partitions (epoch, partition, count, digest) VALUES (?, ?, ?, ?)`,
+		if _, err := p.tx.ExecContext(p.ctx, `INSERT INTO partitions (epoch, partition, count, digest) VALUES (?, ?, ?, ?)
+			ON CONFLICT (epoch, partition) DO UPDATE SET count = excluded.count, digest = excluded.digest`,
 			p.epoch, part, v.count, v.sum[:]); err != nil {
 			return err
 		}
@@ -149,7 +149,7 @@ func (h *Hub) PutStatus(ctx context.Context, entries ...StatusEntry) (int64, err
 		}
 	}
 	var seq int64
-	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
+	err := h.streamTx(ctx, "status", func(tx *dbTx) error {
 		epoch, _, err := currentEpoch(ctx, tx)
 		if err != nil {
 			return err
@@ -163,7 +163,7 @@ func (h *Hub) PutStatus(ctx context.Context, entries ...StatusEntry) (int64, err
 	return seq, nil
 }
 
-func (h *Hub) putStatus(ctx context.Context, tx *sql.Tx, epoch int64, entries []StatusEntry) (int64, error) {
+func (h *Hub) putStatus(ctx context.Context, tx *dbTx, epoch int64, entries []StatusEntry) (int64, error) {
 	var seq int64
 	if err := tx.QueryRowContext(ctx, `SELECT seq FROM streams WHERE name = 'status'`).Scan(&seq); err != nil {
 		return 0, err
@@ -302,7 +302,7 @@ func (h *Hub) SetStatus(ctx context.Context, p PersonRef, status int, reason str
 		return 0, err
 	}
 	var seq int64
-	err = sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
+	err = h.streamTx(ctx, "status", func(tx *dbTx) error {
 		epoch, key, err := currentEpoch(ctx, tx)
 		if err != nil {
 			return err
@@ -330,7 +330,7 @@ func (h *Hub) Prune(ctx context.Context) (int, error) {
 // PruneBefore removes status tombstones changed before t.
 func (h *Hub) PruneBefore(ctx context.Context, t time.Time) (int, error) {
 	var n int64
-	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
+	err := h.streamTx(ctx, "status", func(tx *dbTx) error {
 		var maxSeq sql.NullInt64
 		if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM status WHERE deleted = 1 AND changed_at < ?`, wire.UnixMS(t)).Scan(&maxSeq); err != nil {
 			return err
@@ -343,7 +343,8 @@ func (h *Hub) PruneBefore(ctx context.Context, t time.Time) (int, error) {
 			return err
 		}
 		n, _ = res.RowsAffected()
-		_, err = tx.ExecContext(ctx, `UPDATE streams SET min_seq = max(min_seq, ?) WHERE name = 'status'`, maxSeq.Int64)
+		_, err = tx.ExecContext(ctx, `UPDATE streams SET min_seq = CASE WHEN min_seq > ? THEN min_seq ELSE ? END WHERE name = 'status'`,
+			maxSeq.Int64, maxSeq.Int64)
 		return err
 	})
 	if err != nil {
@@ -353,7 +354,7 @@ func (h *Hub) PruneBefore(ctx context.Context, t time.Time) (int, error) {
 }
 
 // statusHead reads the status stream's state inside a read transaction.
-func statusHead(ctx context.Context, tx *sql.Tx) (wire.StatusHead, error) {
+func statusHead(ctx context.Context, tx *dbTx) (wire.StatusHead, error) {
 	var sh wire.StatusHead
 	epoch, _, err := currentEpoch(ctx, tx)
 	if err != nil {
@@ -398,7 +399,7 @@ func (h *Hub) payloadBudget() int { return h.opt.ChunkBytes*3/4 - 8<<10 }
 // delta builds one delta chunk from cursor from.
 func (h *Hub) delta(ctx context.Context, epoch, from int64) (wire.StatusDelta, error) {
 	d := wire.StatusDelta{Header: wire.Header{V: wire.Major, Type: wire.TypeDelta}, Epoch: epoch, From: from, Ops: []wire.StatusOp{}}
-	err := h.readTx(ctx, func(tx *sql.Tx) error {
+	err := h.readTx(ctx, func(tx *dbTx) error {
 		sh, err := statusHead(ctx, tx)
 		if err != nil {
 			return err
@@ -449,17 +450,21 @@ func (h *Hub) delta(ctx context.Context, epoch, from int64) (wire.StatusDelta, e
 	return d, err
 }
 
+// errStaleEpoch is a snapshot asked of an epoch that is no longer current: the kiosk's fault, a
+// 409, unlike a database away (503).
+var errStaleEpoch = errors.New("stale epoch")
+
 // snapshot builds one snapshot chunk: live rows with lo ≤ key < hi from the current epoch.
 func (h *Hub) snapshot(ctx context.Context, epoch int64, lo, hi []byte) (wire.StatusSnapshot, error) {
 	s := wire.StatusSnapshot{Header: wire.Header{V: wire.Major, Type: wire.TypeSnapshot}, Epoch: epoch, Lo: lo, Hi: hi, Rows: []wire.StatusOp{}}
 	var errEpoch error
-	err := h.readTx(ctx, func(tx *sql.Tx) error {
+	err := h.readTx(ctx, func(tx *dbTx) error {
 		cur, _, err := currentEpoch(ctx, tx)
 		if err != nil {
 			return err
 		}
 		if cur != epoch {
-			errEpoch = fmt.Errorf("epoch %d is not current (%d)", epoch, cur)
+			errEpoch = fmt.Errorf("%w: epoch %d is not current (%d)", errStaleEpoch, epoch, cur)
 			return nil
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT seq FROM streams WHERE name = 'status'`).Scan(&s.Seq); err != nil {
@@ -468,7 +473,8 @@ func (h *Hub) snapshot(ctx context.Context, epoch int64, lo, hi []byte) (wire.St
 		budget := h.payloadBudget()
 		limit := budget / opSize("")
 		q := `SELECT person_key, status, as_of, expires, reason FROM status WHERE epoch = ? AND person_key >= ? AND deleted = 0`
-		args := []any{epoch, lo}
+		// No lower bound is the empty key: a nil slice would be NULL on PostgreSQL, below nothing.
+		args := []any{epoch, append([]byte{}, lo...)}
 		if hi != nil {
 			q += ` AND person_key < ?`
 			args = append(args, hi)
@@ -507,7 +513,8 @@ func (h *Hub) snapshot(ctx context.Context, epoch int64, lo, hi []byte) (wire.St
 // the new epoch in the head, fetch the key sealed to them and download a snapshot. Persons without
 // a sealed ID cannot be re-keyed and are dropped (their count is returned).
 func (h *Hub) RotateDeploymentKey(ctx context.Context) (epoch int64, dropped int, err error) {
-	err = sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
+	err = h.streamTx(ctx, "status", func(tx *dbTx) error {
+		dropped = 0 // a retried transaction counts afresh
 		old, _, err := currentEpoch(ctx, tx)
 		if err != nil {
 			return err
@@ -571,7 +578,7 @@ func (h *Hub) RotateDeploymentKey(ctx context.Context) (epoch int64, dropped int
 // with it).
 func (h *Hub) StatusRows(ctx context.Context) ([]wire.StatusOp, error) {
 	var out []wire.StatusOp
-	err := h.readTx(ctx, func(tx *sql.Tx) error {
+	err := h.readTx(ctx, func(tx *dbTx) error {
 		epoch, _, err := currentEpoch(ctx, tx)
 		if err != nil {
 			return err

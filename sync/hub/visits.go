@@ -8,11 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
-	"onepass/sync/internal/sqlitedb"
 	"onepass/sync/wire"
 )
 
@@ -32,6 +32,12 @@ func checkRecord(r wire.Record) string {
 		var ve *wire.VisitError
 		if err := wire.CheckVisit(*r.Visit); errors.As(err, &ve) {
 			return ve.Reason // the kiosk's store checked the same rule before it queued the record
+		}
+		// PostgreSQL's text cannot hold NUL: refused for good on either backend, rather than a
+		// batch that fails on one of them and is retried forever.
+		v := r.Visit
+		if strings.ContainsRune(v.Lane+v.MaskedName+v.Reason+v.StaffID+v.Note, 0) {
+			return "text field contains a NUL character"
 		}
 	case "ticket":
 		if len(r.Body) == 0 || len(r.Body) > 4096 || !json.Valid(r.Body) || r.Body[0] != '{' {
@@ -66,7 +72,10 @@ func (h *Hub) Ingest(ctx context.Context, deviceID string, recs []wire.Record) (
 		good = append(good, r)
 	}
 	var conflicts map[int]string // index in good → why
-	err := sqlitedb.InTx(ctx, h.w, func(tx *sql.Tx) error {
+	// Read committed is enough here, and spares concurrent batches from other kiosks the false
+	// serialization failures of SERIALIZABLE: the primary key stores an ID once, ON CONFLICT waits
+	// for a concurrent insert of it to commit, and the comparison after it reads the row held.
+	err := h.inTxAt(ctx, sql.LevelReadCommitted, func(tx *dbTx) error {
 		conflicts = map[int]string{}
 		ins, err := newInserter(ctx, tx, deviceID, wire.UnixMS(now))
 		if err != nil {
@@ -114,12 +123,12 @@ const (
 type inserter struct {
 	device   string
 	received int64
-	tx       *sql.Tx
+	tx       *dbTx
 	visit    *sql.Stmt
 	other    *sql.Stmt
 }
 
-func newInserter(ctx context.Context, tx *sql.Tx, device string, received int64) (*inserter, error) {
+func newInserter(ctx context.Context, tx *dbTx, device string, received int64) (*inserter, error) {
 	visit, err := tx.PrepareContext(ctx, `INSERT INTO visits (id, device, received_at, at, lane, method, person_key, sealed_id, masked_name, temp_c, outcome, reason, staff_id, overrides, note)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 	if err != nil {

@@ -53,9 +53,11 @@ func TestVisitRecordJSONStaff(t *testing.T) {
 // canonical content: a retry after a lost answer); from another device or with other content it
 // is refused as a conflict and the held row stays as it was. A record dated more than MaxSkew and
 // a day ahead of the hub's clock is refused.
-func TestIngestConflicts(t *testing.T) {
+func TestIngestConflicts(t *testing.T) { forBackends(t, testIngestConflicts) }
+
+func testIngestConflicts(t *testing.T, be string) {
 	now := time.Date(2026, 11, 26, 9, 30, 0, 123_000_000, time.UTC)
-	h := newHub(t, Options{Now: func() time.Time { return now }, MaxSkew: 5 * time.Minute})
+	h := newHub(t, be, Options{Now: func() time.Time { return now }, MaxSkew: 5 * time.Minute})
 	at := now.Add(-time.Minute)
 	visit := func(mod func(*wire.Record)) wire.Record {
 		r := rec("01a21950-8d65-7153-94b4-e9b4bb700d05", func(r *wire.Record) {
@@ -159,8 +161,10 @@ func TestIngestConflicts(t *testing.T) {
 
 // TestIngestConflictInOneBatch: two records with one ID in one batch: the first is stored, the
 // second with other content is refused, as it would be in a later batch.
-func TestIngestConflictInOneBatch(t *testing.T) {
-	h := newHub(t, Options{})
+func TestIngestConflictInOneBatch(t *testing.T) { forBackends(t, testIngestConflictInOneBatch) }
+
+func testIngestConflictInOneBatch(t *testing.T, be string) {
+	h := newHub(t, be, Options{})
 	a := rec(uuid.NewString(), nil)
 	b := a
 	v := *a.Visit
@@ -172,5 +176,29 @@ func TestIngestConflictInOneBatch(t *testing.T) {
 	}
 	if len(ack.Accepted) != 2 || len(ack.Rejected) != 1 || !strings.HasPrefix(ack.Rejected[0].Reason, "conflict:") {
 		t.Fatalf("ack %+v", ack)
+	}
+}
+
+// TestIngestRefusesNUL: a text field holding NUL is refused for good on both backends
+// (PostgreSQL's text cannot hold it: stored as is, the batch would fail, and the kiosk retry it
+// forever), and the rest of the batch is stored.
+func TestIngestRefusesNUL(t *testing.T) { forBackends(t, testIngestRefusesNUL) }
+
+func testIngestRefusesNUL(t *testing.T, be string) {
+	h := newHub(t, be, Options{})
+	for _, mod := range []func(v *wire.Visit){
+		func(v *wire.Visit) { v.MaskedName = "张\x00" },
+		func(v *wire.Visit) { v.Lane = "1\x00" },
+		func(v *wire.Visit) { v.Reason = "ok\x00" },
+	} {
+		bad := rec(uuid.NewString(), func(r *wire.Record) { mod(r.Visit) })
+		good := rec(uuid.NewString(), nil)
+		ack, err := h.Ingest(bg, "d-1", []wire.Record{bad, good})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ack.Accepted) != 1 || ack.Accepted[0] != good.ID || len(ack.Rejected) != 1 || ack.Rejected[0].ID != bad.ID {
+			t.Fatalf("ack %+v", ack)
+		}
 	}
 }

@@ -293,6 +293,9 @@ func (c Config) Validate() error {
 	if m.ToleranceC <= 0 || m.ToleranceC > 2 {
 		bad("measure.tolerance_c", "%g: want (0, 2]", m.ToleranceC)
 	}
+	if m.Estimate != "" && m.Estimate != "mean" && m.Estimate != "median" {
+		bad("measure.estimate", "%q: want \"mean\" or \"median\"", m.Estimate)
+	}
 	if m.OffsetC < -3 || m.OffsetC > 3 {
 		bad("measure.offset_c", "%g: want −3…3", m.OffsetC)
 	}

@@ -14,7 +14,7 @@ func TestDefaultsAreValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := c.Kiosk()
-	if c.Listen != "127.0.0.1:8080" || k.ShowFor != 5*time.Second || k.Policy.FeverC != 37.3 || k.Measure.Window != 4 {
+	if c.Listen != "127.0.0.1:8080" || k.ShowFor != 5*time.Second || k.Policy.FeverC != 37.3 || k.Measure.Window != 4 || k.Measure.Estimate != "" {
 		t.Errorf("defaults: %+v %+v", c, k)
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "absent.toml"), true); err == nil {

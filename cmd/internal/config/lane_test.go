@@ -36,6 +36,7 @@ status = "off"
 	}
 	for _, tt := range []struct{ text, errHas string }{
 		{"[measure]\nfault_grace = \"1h\"", "measure.fault_grace"},
+		{"[measure]\nestimate = \"mode\"", "measure.estimate"},
 		{"[measure]\nfault_grace = \"-1s\"", "measure.fault_grace"},
 		{"[measure]\nfault_grace = 10", "measure.fault_grace"},
 		{"[measure]\nfault_grace = \"later\"", "fault_grace"},

@@ -2,6 +2,7 @@ package mlxsim
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -148,4 +149,117 @@ func FuzzTx(f *testing.F) {
 			}
 		}
 	})
+}
+
+// obj0x07 reads Tobj1 in °C.
+func obj0x07(t *testing.T, s *Sensor) float64 {
+	t.Helper()
+	v, err := readWord(t, s, 0x5A, 0x07)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(v)*0.02 - 273.15
+}
+
+// setConfig erases and writes ConfigRegister1, waiting out the EEPROM's write time.
+func setConfig(t *testing.T, s *Sensor, clock *clockwork.FakeClock, v uint16) {
+	t.Helper()
+	for _, w := range []uint16{0, v} {
+		if err := writeWord(s, 0x5A, 0x25, w); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(EEPROMWriteTime)
+	}
+}
+
+// The filter model (Options.Filter): a new result every 145 ms at FIR 1024 (reads in between repeat
+// it), the IIR of register 0x25 setting how fast a step settles and how much noise is left, and a
+// written setting applying only at the next power-on.
+func TestFilterModel(t *testing.T) {
+	tests := []struct {
+		name       string
+		config     uint16  // written to 0x25 before the power cycle; 0: the factory word
+		settleMax  int     // results until a 10 °C step is within 0.05 °C, at most
+		noiseC     float64 // the rms of the results at rest
+		firPeriodS float64
+	}{
+		// Factory DCH/DCI setting, IIR 50 %: 0.10 °C rms (NoiseC), ~0.65 s (4–5 results) to 95 %.
+		{"factory IIR 50 %", 0, 9, 0.10, 0.145},
+		{"IIR bypassed", 0x9FB4, 1, 0.173, 0.145},
+		{"IIR 12.5 %", 0x9FB3, 40, 0.0378, 0.145},
+		{"IIR bypassed, FIR 256: 4× the rate, 2× the noise", 0x9DB4, 1, 0.346, 0.03625},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := clockwork.NewFakeClock()
+			s := New(Options{Clock: clock, Filter: true, Tau: -1, NoiseC: 0.1, Seed: 5, GapReads: -1})
+			if s.EEPROM(0x05) != FactoryConfigDCI {
+				t.Fatalf("factory config 0x%04X", s.EEPROM(0x05))
+			}
+			if tt.config != 0 {
+				setConfig(t, s, clock, tt.config)
+				s.PowerCycle()
+			}
+			period := time.Duration(tt.firPeriodS * float64(time.Second))
+			obj := func() float64 { return obj0x07(t, s) }
+			// Between two results the register holds the same word.
+			clock.Advance(period)
+			a := obj()
+			clock.Advance(period / 10)
+			if b := obj(); a != b {
+				t.Errorf("word changed between results: %.2f, %.2f", a, b)
+			}
+			// The step, without noise in the way: a quiet twin of the sensor.
+			q := New(Options{Clock: clock, Filter: true, Tau: -1, GapReads: -1})
+			if tt.config != 0 {
+				setConfig(t, q, clock, tt.config)
+				q.PowerCycle()
+			}
+			q.SetObject(35)
+			n := 0
+			for n = 1; n < 100; n++ {
+				clock.Advance(period)
+				if v := obj0x07(t, q); v > 34.95 {
+					break
+				}
+			}
+			if n > tt.settleMax {
+				t.Errorf("a 10 °C step took %d results, want ≤ %d", n, tt.settleMax)
+			}
+			// Noise at rest: the rms over many results.
+			s.SetObject(35)
+			for range 100 {
+				clock.Advance(period)
+				obj()
+			}
+			var sum, sum2 float64
+			const k = 4000
+			for range k {
+				clock.Advance(period)
+				v := obj() - 35
+				sum, sum2 = sum+v, sum2+v*v
+			}
+			rms := math.Sqrt(sum2/k - (sum/k)*(sum/k))
+			if rms < 0.85*tt.noiseC || rms > 1.15*tt.noiseC {
+				t.Errorf("noise %.3f °C rms, want %.3f", rms, tt.noiseC)
+			}
+		})
+	}
+}
+
+// A filter written to the EEPROM applies only after a power-on reset, as on the part.
+func TestFilterAppliesAtPowerOn(t *testing.T) {
+	clock := clockwork.NewFakeClock()
+	s := New(Options{Clock: clock, Filter: true, Tau: -1, GapReads: -1})
+	setConfig(t, s, clock, 0x9FB4) // IIR bypassed
+	s.SetObject(35)
+	clock.Advance(ConversionPeriod)
+	if v := obj0x07(t, s); v > 34 {
+		t.Errorf("one result after the step reads %.2f: the new filter applied before a power cycle", v)
+	}
+	s.PowerCycle()
+	clock.Advance(ConversionPeriod)
+	if v := obj0x07(t, s); math.Abs(v-35) > 0.02 {
+		t.Errorf("after a power cycle one result reads %.2f, want 35 (IIR bypassed)", v)
+	}
 }
