@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"math"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -44,6 +45,12 @@ const (
 	// with the pixels and the scene's texture (0.1–2.4 s on a busy 720p frame), and the codes it
 	// reads where the models fail are small, tight crops.
 	modelFreeSide = 640
+	// rotatedSide is the least longest side the rotated path scales a still up to, and
+	// rotatedAngle the turn it gives it: a small, blurred, tilted crop (a thumbnail of a photo)
+	// that no path reads as it is read once it is larger and turned, the finder patterns off the
+	// pixel grid (the real photo estimate-tilt.jpg at 15°, 30°, 60° and −30°, at 200 to 800 px).
+	rotatedSide  = 400
+	rotatedAngle = 30
 )
 
 // Path is one way of decoding a frame: the CNN detector on the grey frame (the first path) or a
@@ -57,10 +64,11 @@ const (
 	PathModelFree             // the model-free detector, on a frame at most modelFreeSide px
 	PathEqualised             // CLAHE-equalised frame: low contrast, shadows, glare
 	PathPadded                // a replicated border around the frame: a code cut tight by the picture's edge
+	PathRotated               // padded, scaled up to rotatedSide when smaller, turned by rotatedAngle: small tilted crops
 	numPaths
 )
 
-var pathNames = [numPaths]string{"cnn", "inverted", "model-free", "equalised", "padded"}
+var pathNames = [numPaths]string{"cnn", "inverted", "model-free", "equalised", "padded", "rotated"}
 
 func (p Path) String() string {
 	if p < 0 || p >= numPaths {
@@ -72,14 +80,17 @@ func (p Path) String() string {
 // livePaths: while nothing is read, every other decode of live video takes the next of these, so
 // the frame rate stays that of the first path. Not the model-free path: on busy scenes it costs
 // 0.1–0.5 s a decode even at 640 px, and on the real photos and the synthetic set it read nothing
-// the others missed. Not the padded one: a camera frame is never a tight crop.
+// the others missed. Not the padded or rotated ones: a camera frame is never a tight crop, and a
+// code in a full frame is large enough for the CNN detector at any angle (synthetic set).
 var livePaths = []Path{PathInverted, PathEqualised}
 
 // stillPaths: a still image tries these in order while the budget allows (Still). A still (a
 // photo, a crop, a screenshot) is often cut tight around the code, without the quiet zone the
 // detectors need: the padded frame read more of the real photos than the bare one (16 vs 12 of
 // 20), so it comes right after it (the bare frame reads glare the border hides from the detector).
-var stillPaths = []Path{PathCNN, PathPadded, PathInverted, PathEqualised, PathModelFree}
+// The rotated path comes last: it is the dearest on a large image, and it read only what the
+// others missed on small ones.
+var stillPaths = []Path{PathCNN, PathPadded, PathInverted, PathEqualised, PathModelFree, PathRotated}
 
 // Pipeline turns frames into scans: grey conversion, a motion gate on a thumbnail, decoding while
 // something happens (and a few times a second otherwise), and de-duplication of a code held in view.
@@ -275,6 +286,8 @@ func (p *Pipeline) decodePath(path Path) (codes []Code, err error) {
 				codes[i].Corner[k] = codes[i].Corner[k].Sub(image.Pt(b, b))
 			}
 		}
+	case PathRotated:
+		codes, err = p.decodeRotated()
 	default:
 		return nil, fmt.Errorf("unknown decode path %d", int(path))
 	}
@@ -283,6 +296,43 @@ func (p *Pipeline) decodePath(path Path) (codes []Code, err error) {
 	}
 	if len(codes) > 0 {
 		p.Reads[path]++
+	}
+	return codes, nil
+}
+
+// decodeRotated decodes p.grey padded, scaled up to rotatedSide when smaller and turned by
+// rotatedAngle, and maps the corners back into p.grey.
+func (p *Pipeline) decodeRotated() ([]Code, error) {
+	scale := 1.0
+	if side := max(p.grey.Cols(), p.grey.Rows()); side < rotatedSide {
+		scale = float64(rotatedSide) / float64(side)
+		gocv.Resize(p.grey, &p.inv, image.Point{}, scale, scale, gocv.InterpolationCubic)
+	} else {
+		p.grey.CopyTo(&p.inv)
+	}
+	b := max(p.inv.Cols(), p.inv.Rows()) / 6
+	padded := gocv.NewMat()
+	defer padded.Close()
+	gocv.CopyMakeBorder(p.inv, &padded, b, b, b, b, gocv.BorderReplicate, color.RGBA{})
+	m := gocv.GetRotationMatrix2D(image.Pt(padded.Cols()/2, padded.Rows()/2), rotatedAngle, 1)
+	defer m.Close()
+	gocv.WarpAffineWithParams(padded, &p.inv, m, image.Pt(padded.Cols(), padded.Rows()),
+		gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
+	codes, err := p.dec.Decode(p.inv)
+	if err != nil {
+		return nil, err
+	}
+	// q = A·(scale·x + b) + t, so x = (A⁻¹·(q − t) − b) / scale.
+	a, bb, tx := m.GetDoubleAt(0, 0), m.GetDoubleAt(0, 1), m.GetDoubleAt(0, 2)
+	d, e, ty := m.GetDoubleAt(1, 0), m.GetDoubleAt(1, 1), m.GetDoubleAt(1, 2)
+	det := a*e - bb*d
+	for i := range codes {
+		for k, q := range codes[i].Corner {
+			qx, qy := float64(q.X)-tx, float64(q.Y)-ty
+			x := (e*qx-bb*qy)/det - float64(b)
+			y := (-d*qx+a*qy)/det - float64(b)
+			codes[i].Corner[k] = image.Pt(int(math.Round(x/scale)), int(math.Round(y/scale)))
+		}
 	}
 	return codes, nil
 }
