@@ -27,11 +27,27 @@ import (
 // environment, when set, wins.
 const mallocArenas = 2
 
+// mallocMmapThreshold fixes the size from which glibc serves an allocation with its own mmap, given
+// back on free. By default the threshold rises (up to 32 MB) after the first such free, so the
+// frames, blobs and super-resolved crops OpenCV allocates per decode come from the arenas and stay
+// resident as free memory: fixed at 256 KB, the --sim daemon held 144 MB instead of 154–162 MB
+// (README, Measured). MALLOC_MMAP_THRESHOLD_ in the environment, when set, wins.
+const mallocMmapThreshold = 256 << 10
+
+// The process's allocator is set once, before OpenCV allocates: in the daemon, in onepassctl scan
+// and in tests alike, and in production without anything in the systemd unit.
 func init() {
 	if os.Getenv("MALLOC_ARENA_MAX") == "" {
 		C.wq_limit_arenas(mallocArenas)
 	}
+	if os.Getenv("MALLOC_MMAP_THRESHOLD_") == "" {
+		C.wq_mmap_threshold(mallocMmapThreshold)
+	}
 }
+
+// mmapServed says whether glibc serves an allocation of n bytes with its own mmap (given back on
+// free) even after a larger mmapped one was freed: true when mallocMmapThreshold is in force.
+func mmapServed(n int) bool { return C.wq_mmap_served(C.int(n)) != 0 }
 
 // ModelFiles are the four files of wechat_qrcode's CNN detector and super-resolution network, in
 // the order the decoder takes them.
