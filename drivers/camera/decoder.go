@@ -30,9 +30,10 @@ const mallocArenas = 2
 // mallocMmapThreshold fixes the size from which glibc serves an allocation with its own mmap, given
 // back on free. By default the threshold rises (up to 32 MB) after the first such free, so the
 // frames, blobs and super-resolved crops OpenCV allocates per decode come from the arenas and stay
-// resident as free memory: fixed at 256 KB, the --sim daemon held 144 MB instead of 154–162 MB
-// (README, Measured). MALLOC_MMAP_THRESHOLD_ in the environment, when set, wins.
-const mallocMmapThreshold = 256 << 10
+// resident as free memory: fixed at 1 MB, the --sim daemon held 146–148 MB instead of 154–162 MB
+// (README, Measured; 256 KB did no better and mapped a 720p grey frame afresh each decode).
+// MALLOC_MMAP_THRESHOLD_ in the environment, when set, wins.
+const mallocMmapThreshold = 1 << 20
 
 // The process's allocator is set once, before OpenCV allocates: in the daemon, in onepassctl scan
 // and in tests alike, and in production without anything in the systemd unit.
