@@ -30,7 +30,7 @@ const mallocArenas = 2
 // mallocMmapThreshold fixes the size from which glibc serves an allocation with its own mmap, given
 // back on free. By default the threshold rises (up to 32 MB) after the first such free, so the
 // frames, blobs and super-resolved crops OpenCV allocates per decode come from the arenas and stay
-// resident as free memory: fixed at 1 MB, the --sim daemon held 146–148 MB instead of 154–162 MB
+// resident as free memory: fixed at 1 MB, the --sim daemon held 146–149 MB instead of 154–162 MB
 // (README, Measured; 256 KB did no better and mapped a 720p grey frame afresh each decode).
 // MALLOC_MMAP_THRESHOLD_ in the environment, when set, wins.
 const mallocMmapThreshold = 1 << 20

@@ -53,7 +53,7 @@ const (
 	rotatedAngle = 30
 )
 
-// Path is one way of decoding a frame: the CNN detector on the grey frame (the first path) or a
+// Path is one way of decoding a frame: the CNN detector on the grey frame (live video's first path) or a
 // second path tried when that finds nothing.
 type Path int
 
@@ -87,10 +87,12 @@ var livePaths = []Path{PathInverted, PathEqualised}
 // stillPaths: a still image tries these in order while the budget allows (Still). A still (a
 // photo, a crop, a screenshot) is often cut tight around the code, without the quiet zone the
 // detectors need: the padded frame read more of the real photos than the bare one (16 vs 12 of
-// 20), so it comes right after it (the bare frame reads glare the border hides from the detector).
+// 20, all 12 among them), so it goes first: with the budget, a path of ~100 ms (the CNN detector
+// on some small photos) leaves no room for a second one. The bare frame comes next: it reads glare
+// the border hides from the detector (synthetic set).
 // The rotated path comes last: it is the dearest on a large image, and it read only what the
 // others missed on small ones.
-var stillPaths = []Path{PathCNN, PathPadded, PathInverted, PathEqualised, PathModelFree, PathRotated}
+var stillPaths = []Path{PathPadded, PathCNN, PathInverted, PathEqualised, PathModelFree, PathRotated}
 
 // Pipeline turns frames into scans: grey conversion, a motion gate on a thumbnail, decoding while
 // something happens (and a few times a second otherwise), and de-duplication of a code held in view.

@@ -163,7 +163,7 @@ func TestStillBudget(t *testing.T) {
 		budget time.Duration
 		want   [numPaths]int
 	}{
-		{time.Nanosecond, [numPaths]int{PathCNN: 1}},
+		{time.Nanosecond, [numPaths]int{PathPadded: 1}},
 		{0, [numPaths]int{1, 1, 1, 1, 1, 1}},
 	} {
 		p := NewPipeline(dec)
