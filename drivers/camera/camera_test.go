@@ -136,7 +136,8 @@ func TestNoCodeNoResult(t *testing.T) {
 
 // TestCNNReadsWhatModelFreeMisses: the default decoder really runs the CNN detector. A small code
 // turned 45° in a busy 720p scene is read by the models every time and missed by the model-free
-// decoder, so a decoder that silently fell back would fail here.
+// decoder, so a decoder that silently fell back would fail here. Each decoder on the bare frame
+// (the first path): the still strategy's second paths (a border, a turn) may read it model-free.
 func TestCNNReadsWhatModelFreeMisses(t *testing.T) {
 	code := renderQR(t, jkm1Like, 'Q', 4)
 	read := map[string]int{}
@@ -145,7 +146,7 @@ func TestCNNReadsWhatModelFreeMisses(t *testing.T) {
 		for _, seed := range []uint64{1, 3} {
 			frame := camtest.Render(code, gocv.NewMat(), camtest.Look{Width: 140, Rotate: 45, Seed: seed})
 			p := NewPipeline(dec)
-			codes, err := p.Still(frame)
+			codes, err := p.StillPath(frame, PathCNN)
 			p.Close()
 			frame.Close()
 			if err != nil {

@@ -12,12 +12,43 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"os"
 	"path/filepath"
 	"sync"
 	"unsafe"
 
 	"gocv.io/x/gocv"
 )
+
+// mallocArenas caps glibc's malloc arenas. OpenCV allocates each frame's buffers from whichever
+// thread cgo runs it on, and glibc gives every such thread its own arena (up to 8 per core) that
+// keeps its freed memory: with the default, the --sim daemon held 171 MB RSS after six codes, with
+// two arenas 133 MB at the same decode speed (README, Measured). MALLOC_ARENA_MAX in the
+// environment, when set, wins.
+const mallocArenas = 2
+
+// mallocMmapThreshold fixes the size from which glibc serves an allocation with its own mmap, given
+// back on free. By default the threshold rises (up to 32 MB) after the first such free, so the
+// frames, blobs and super-resolved crops OpenCV allocates per decode come from the arenas and stay
+// resident as free memory: fixed at 1 MB, the --sim daemon held 146–149 MB instead of 154–162 MB
+// (README, Measured; 256 KB did no better and mapped a 720p grey frame afresh each decode).
+// MALLOC_MMAP_THRESHOLD_ in the environment, when set, wins.
+const mallocMmapThreshold = 1 << 20
+
+// The process's allocator is set once, before OpenCV allocates: in the daemon, in onepassctl scan
+// and in tests alike, and in production without anything in the systemd unit.
+func init() {
+	if os.Getenv("MALLOC_ARENA_MAX") == "" {
+		C.wq_limit_arenas(mallocArenas)
+	}
+	if os.Getenv("MALLOC_MMAP_THRESHOLD_") == "" {
+		C.wq_mmap_threshold(mallocMmapThreshold)
+	}
+}
+
+// mmapServed says whether glibc serves an allocation of n bytes with its own mmap (given back on
+// free) even after a larger mmapped one was freed: true when mallocMmapThreshold is in force.
+func mmapServed(n int) bool { return C.wq_mmap_served(C.int(n)) != 0 }
 
 // ModelFiles are the four files of wechat_qrcode's CNN detector and super-resolution network, in
 // the order the decoder takes them.
@@ -35,6 +66,7 @@ type Code struct {
 type Decoder struct {
 	mu     sync.Mutex
 	p      C.WQDecoder
+	free   C.WQDecoder // the model-free detector as a second path beside the models; made on first use
 	models string
 }
 
@@ -78,6 +110,17 @@ func (d *Decoder) Models() string { return d.models }
 
 // Decode finds and reads every QR code in img (grey or BGR).
 func (d *Decoder) Decode(img gocv.Mat) ([]Code, error) {
+	return d.decode(img, false)
+}
+
+// DecodeModelFree reads img with the model-free detector: a second path where the CNN detector
+// finds nothing (it reads some tight, low-resolution crops the models miss). For a model-free
+// decoder it is Decode. The second OpenCV object costs no model memory and is made on first use.
+func (d *Decoder) DecodeModelFree(img gocv.Mat) ([]Code, error) {
+	return d.decode(img, true)
+}
+
+func (d *Decoder) decode(img gocv.Mat, modelFree bool) ([]Code, error) {
 	if img.Empty() {
 		return nil, errors.New("decode: empty image")
 	}
@@ -86,7 +129,25 @@ func (d *Decoder) Decode(img gocv.Mat) ([]Code, error) {
 	if d.p == nil {
 		return nil, errors.New("decode: decoder closed")
 	}
-	r := C.wq_decode(d.p, unsafe.Pointer(img.Ptr()))
+	p := d.p
+	if modelFree && d.models != "" {
+		if d.free == nil {
+			empty := C.CString("")
+			defer C.free(unsafe.Pointer(empty))
+			var cerr *C.char
+			d.free = C.wq_new(empty, empty, empty, empty, &cerr)
+			if d.free == nil {
+				msg := "unknown error"
+				if cerr != nil {
+					msg = C.GoString(cerr)
+					C.free(unsafe.Pointer(cerr))
+				}
+				return nil, fmt.Errorf("wechat_qrcode (model-free): %s", msg)
+			}
+		}
+		p = d.free
+	}
+	r := C.wq_decode(p, unsafe.Pointer(img.Ptr()))
 	defer C.wq_result_free(&r)
 	if r.err != nil {
 		return nil, fmt.Errorf("wechat_qrcode: %s", C.GoString(r.err))
@@ -114,6 +175,10 @@ func (d *Decoder) Close() error {
 	if d.p != nil {
 		C.wq_free(d.p)
 		d.p = nil
+	}
+	if d.free != nil {
+		C.wq_free(d.free)
+		d.free = nil
 	}
 	return nil
 }

@@ -1,4 +1,5 @@
 #include <cstdlib>
+#include <malloc.h>
 #include <cstring>
 #include <exception>
 #include <string>
@@ -85,3 +86,21 @@ extern "C" void wq_result_free(WQResult *r) {
 }
 
 extern "C" void wq_set_threads(int n) { cv::setNumThreads(n); }
+
+extern "C" void wq_limit_arenas(int n) { mallopt(M_ARENA_MAX, n); }
+
+extern "C" void wq_mmap_threshold(int bytes) { mallopt(M_MMAP_THRESHOLD, bytes); }
+
+// Volatile so the compiler keeps the allocations it could otherwise see are never used.
+static void *volatile wq_probe;
+
+extern "C" int wq_mmap_served(int bytes) {
+  // A free of an mmapped chunk is what raises glibc's dynamic threshold: do one first.
+  wq_probe = malloc(4 << 20);
+  free(wq_probe);
+  int before = mallinfo2().hblks;
+  wq_probe = malloc(bytes);
+  int served = mallinfo2().hblks > before;
+  free(wq_probe);
+  return served;
+}

@@ -35,6 +35,16 @@ void wq_result_free(WQResult *r);
 // wq_set_threads sets OpenCV's worker thread count for the whole process.
 void wq_set_threads(int n);
 
+// wq_limit_arenas caps glibc's malloc arenas (mallopt M_ARENA_MAX) for the whole process.
+void wq_limit_arenas(int n);
+
+// wq_mmap_threshold fixes glibc's mmap threshold (mallopt M_MMAP_THRESHOLD) for the whole process.
+void wq_mmap_threshold(int bytes);
+
+// wq_mmap_served says whether an allocation of bytes, made after a large one was freed, is served by
+// its own mmap (1) or from an arena (0): the threshold in force, for tests.
+int wq_mmap_served(int bytes);
+
 #ifdef __cplusplus
 }
 #endif

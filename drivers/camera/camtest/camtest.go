@@ -26,6 +26,7 @@ type Look struct {
 	Glare    float64     // 0–1: a bright spot over part of the code
 	Screen   bool        // on a phone screen (lit display, dark bezel) instead of paper
 	Invert   bool        // light modules on a dark background (dark-mode screens)
+	Moire    float64     // 0–1: strength of the stripes a phone screen's pixel grid beats into
 	Offset   image.Point // shift of the code's centre from the frame's centre
 	Seed     uint64
 }
@@ -135,6 +136,9 @@ func Render(code gocv.Mat, scene gocv.Mat, l Look) gocv.Mat {
 		gocv.Add(frame, glare, &frame)
 		glare.Close()
 	}
+	if l.Moire > 0 {
+		addMoire(&frame, l.Moire, rng)
+	}
 	if l.Blur > 0 {
 		gocv.GaussianBlur(frame, &frame, image.Point{}, l.Blur, l.Blur, gocv.BorderDefault)
 	}
@@ -186,6 +190,30 @@ func carrier(code gocv.Mat, l Look) (gocv.Mat, image.Rectangle) {
 	c.CopyTo(&roi)
 	roi.Close()
 	return obj, r
+}
+
+// addMoire adds the beat of a screen's pixel grid against the sensor's: slanted stripes a few
+// pixels apart, of amplitude strength×48 grey levels, with a random period and angle.
+func addMoire(m *gocv.Mat, strength float64, rng *rand.Rand) {
+	period := 3 + 3*rng.Float64()
+	a := (20 + 50*rng.Float64()) * math.Pi / 180
+	kx, ky := 2*math.Pi*math.Cos(a)/period, 2*math.Pi*math.Sin(a)/period
+	rows, cols, ch := m.Rows(), m.Cols(), m.Channels()
+	buf := make([]byte, rows*cols*ch)
+	for y := range rows {
+		for x := range cols {
+			v := uint8(128 + strength*48*math.Sin(kx*float64(x)+ky*float64(y)))
+			for c := range ch {
+				buf[(y*cols+x)*ch+c] = v
+			}
+		}
+	}
+	pattern, err := gocv.NewMatFromBytes(rows, cols, m.Type(), buf)
+	if err != nil {
+		return
+	}
+	defer pattern.Close()
+	gocv.AddWeighted(*m, 1, pattern, 1, -128, m)
 }
 
 // AddNoise adds Gaussian sensor noise of the given sigma (grey levels) to a frame, from rng.
