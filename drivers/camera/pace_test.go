@@ -85,4 +85,27 @@ func TestLiveTracking(t *testing.T) {
 	if r := p.track; !r.Overlaps(image.Rect(980-130, 360-130, 980+130, 360+130)) {
 		t.Errorf("tracking %v after the move, want around the code at (980, 360)", r)
 	}
+
+	// Two codes in view: no tracking (the tracked decode reads one code per crop), every decode
+	// is the first path's and reads both.
+	other := renderQR(t, "https://example.org/hall/34", 'M', 4)
+	both := camtest.Render(other, right, camtest.Look{Frame: image.Pt(1280, 720), Width: 260, Offset: image.Pt(-340, 0)})
+	defer both.Close()
+	p.Reset()
+	p.Tries, p.Reads, p.TrackTries, p.TrackReads = [numPaths]int{}, [numPaths]int{}, 0, 0
+	seen := map[string]bool{}
+	for range 3 {
+		codes, err := p.Frame(both, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range codes {
+			seen[c.Text] = true
+		}
+		at = at.Add(time.Minute)
+	}
+	if p.TrackTries != 0 || p.Reads[PathCNN] != 3 || len(seen) != 2 {
+		t.Errorf("two codes: first path %d reads, tracked %d tries, codes %v; want 3 reads, no tracking, both codes",
+			p.Reads[PathCNN], p.TrackTries, seen)
+	}
 }

@@ -248,10 +248,12 @@ func (p *Pipeline) Frame(m gocv.Mat, now time.Time) ([]Code, error) {
 		// Alternate the first path with a second one while nothing is read. Track a code the
 		// first path read, in the same crop while the tracked decode reads it (the model-free
 		// detector reports its whole input as the box, so its corners would only grow the crop).
+		// Only a code alone: the model-free detector reads one code per image, so with two in view
+		// the other would go unseen and be reported again once tracking ends.
 		tracked := !p.track.Empty()
 		p.secondNext = len(codes) == 0 && !p.secondNext && !tracked
 		switch {
-		case len(codes) == 0:
+		case len(codes) != 1:
 			p.track = image.Rectangle{}
 		case !tracked:
 			p.track = trackBox(codes, p.grey.Cols(), p.grey.Rows())
