@@ -43,7 +43,7 @@ import (
 //     most, and the latency then.
 //
 // Reported: p50 and p99 per request (head and delta together), p99 of each kind, requests/s
-// achieved, and the machine's 1-minute load average after the run (the hub, PostgreSQL and the
+// achieved, status changes committed per second meanwhile (10 when the writer keeps up), and the machine's 1-minute load average after the run (the hub, PostgreSQL and the
 // kiosks share the 2 cores).
 func BenchmarkFleetPoll(b *testing.B) {
 	const kiosks = 1000
@@ -266,8 +266,9 @@ func (f *fleet) each(ctx context.Context, spread time.Duration, fn func(*fleetKi
 	return time.Since(start), <-errs
 }
 
-// writeStatus puts 10 changes a second through the replicas in turn until ctx is done.
-func (f *fleet) writeStatus(ctx context.Context, b *testing.B) {
+// writeStatus puts 10 changes a second through the replicas in turn until ctx is done, counting
+// the changes committed in done.
+func (f *fleet) writeStatus(ctx context.Context, b *testing.B, done *atomic.Int64) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for i := 0; ; i++ {
@@ -281,10 +282,13 @@ func (f *fleet) writeStatus(ctx context.Context, b *testing.B) {
 			n := (i*10 + j) % 20_000 // updates and new persons
 			es[j] = StatusEntry{PersonKey: key(n), Status: 1 + (i+j)%3, AsOf: asOf.Add(time.Duration(i) * time.Second)}
 		}
-		if _, err := f.hubs[i%2].PutStatus(ctx, es...); err != nil && ctx.Err() == nil {
-			b.Errorf("status writer: %v", err)
+		if _, err := f.hubs[i%2].PutStatus(ctx, es...); err != nil {
+			if ctx.Err() == nil {
+				b.Errorf("status writer: %v", err)
+			}
 			return
 		}
+		done.Add(int64(len(es)))
 	}
 }
 
@@ -304,8 +308,9 @@ func (f *fleet) run(b *testing.B, every time.Duration) {
 		}
 		mu.Unlock()
 	}
+	var committed atomic.Int64
 	writer := make(chan struct{})
-	go func() { defer close(writer); f.writeStatus(ctx, b) }()
+	go func() { defer close(writer); f.writeStatus(ctx, b, &committed) }()
 	var wall time.Duration
 	for b.Loop() {
 		var took time.Duration
@@ -328,8 +333,10 @@ func (f *fleet) run(b *testing.B, every time.Duration) {
 		}
 		wall += took
 	}
+	changes := committed.Load() // committed within the measured window: reads must not starve the writer
 	cancel()
 	<-writer
+	b.ReportMetric(float64(changes)/wall.Seconds(), "changes/s")
 	b.ReportMetric(pct(all, 50), "p50-ms")
 	b.ReportMetric(pct(all, 99), "p99-ms")
 	b.ReportMetric(pct(heads, 99), "head-p99-ms")
