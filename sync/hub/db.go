@@ -185,6 +185,11 @@ CREATE INDEX records_kind_at ON records (kind, at);
 	// 5: nothing: PostgreSQL's step adds a covering index for snapshots; here the status table
 	// is WITHOUT ROWID, stored in key order already.
 	`SELECT 1;`,
+	// 6: the hourly prune finds old tombstones (and the newest seq among them) through the few
+	// rows that are tombstones, not by scanning the whole status table under the stream's lock.
+	`
+CREATE INDEX status_tombstones ON status (changed_at, seq) WHERE deleted = 1;
+`,
 }
 
 // busyTimeout is how long a write waits for another process's lock (an admin command while
@@ -224,8 +229,8 @@ func redactURL(u string) string {
 	return u
 }
 
-// db is the hub's database: the SQLite file (one writer connection beside a reader pool) or a
-// PostgreSQL pool shared by every replica. Queries are written once, with ? placeholders and SQL
+// db is the hub's database: the SQLite file (one writer connection beside a reader pool) or
+// PostgreSQL shared by every replica (a pool of writers beside a pool of readers). Queries are written once, with ? placeholders and SQL
 // both engines accept; on PostgreSQL they are rebound to $n.
 type db struct {
 	w, r *sql.DB
@@ -247,20 +252,16 @@ func openDB(ctx context.Context, dir, url string) (*db, error) {
 			// TCP timeout with every request waiting on it.
 			cfg.ConnectTimeout = pgConnectTimeout
 		}
-		p := stdlib.OpenDB(*cfg)
-		// Connections die with a PostgreSQL restart: idle ones are dropped before they are
-		// reused stale, and the pool opens new ones once the server is back. Busy, the pool
-		// keeps what it opened: a connection closed as soon as it goes idle is a PostgreSQL
-		// backend started again for the next request (under 32 concurrent pushes, that churn
-		// tripled the database's CPU per stored visit).
-		p.SetMaxOpenConns(16)
-		p.SetMaxIdleConns(16)
-		p.SetConnMaxIdleTime(time.Minute)
-		if err := migratePG(ctx, p, pgSchema); err != nil {
-			p.Close()
+		// Two pools, as on SQLite: writes never wait behind reads. With one pool of 16, a
+		// thousand kiosks pulling back to back held every connection and not one status change
+		// committed in 10 s (BenchmarkFleetPoll/max).
+		r, w := pgPool(cfg, pgReadConns), pgPool(cfg, pgWriteConns)
+		if err := migratePG(ctx, w, pgSchema); err != nil {
+			r.Close()
+			w.Close()
 			return nil, fmt.Errorf("%s: %w", redactURL(url), err)
 		}
-		return &db{w: p, r: p, pg: true}, nil
+		return &db{w: w, r: r, pg: true}, nil
 	}
 	path := filepath.Join(dir, "hub.db")
 	w, err := sqlitedb.OpenWriter(path, busyTimeout)
@@ -279,10 +280,28 @@ func openDB(ctx context.Context, dir, url string) (*db, error) {
 	return &db{w: w, r: r}, nil
 }
 
+// Connections per replica to PostgreSQL: the readers (heads, deltas, snapshots, the dashboard)
+// and, apart, the writers (status, ingest, device activity), 20 in all.
+const (
+	pgReadConns  = 12
+	pgWriteConns = 8
+)
+
+// pgPool opens a pool of at most n connections.
+func pgPool(cfg *pgx.ConnConfig, n int) *sql.DB {
+	p := stdlib.OpenDB(*cfg)
+	// Connections die with a PostgreSQL restart: idle ones are dropped before they are reused
+	// stale, and the pool opens new ones once the server is back. Busy, the pool keeps what it
+	// opened: a connection closed as soon as it goes idle is a PostgreSQL backend started again
+	// for the next request (under 32 concurrent pushes, that churn tripled the database's CPU per
+	// stored visit).
+	p.SetMaxOpenConns(n)
+	p.SetMaxIdleConns(n)
+	p.SetConnMaxIdleTime(time.Minute)
+	return p
+}
+
 func (d *db) close() error {
-	if d.pg {
-		return d.w.Close()
-	}
 	return errors.Join(d.r.Close(), d.w.Close())
 }
 

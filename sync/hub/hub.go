@@ -67,7 +67,7 @@ const DefaultMaxSkew = 2 * time.Minute
 type Hub struct {
 	dir  string
 	db   *db
-	w, r conn // the writer and the readers (one pool on PostgreSQL)
+	w, r conn // the writers and the readers (separate pools)
 	keys *keyring
 	log  *slog.Logger
 	now  func() time.Time

@@ -173,6 +173,13 @@ CREATE INDEX records_kind_at ON records (kind, at);
 	`
 CREATE INDEX status_live ON status (epoch, person_key) INCLUDE (status, as_of, expires, reason) WHERE deleted = 0;
 `,
+	// 6: the hourly prune (PruneBefore) reads max(seq) of the tombstones older than the retention
+	// and deletes them while holding the status stream's lock: without an index that is a scan of
+	// the whole table (10,000,000 persons: every row read, every hour). Tombstones are few; a
+	// partial index over them, seq included, answers both statements from the index.
+	`
+CREATE INDEX status_tombstones ON status (changed_at, seq) WHERE deleted = 1;
+`,
 }
 
 // pgMigrateLock is the advisory lock key that makes replicas starting together migrate one at a

@@ -327,18 +327,25 @@ func (h *Hub) Prune(ctx context.Context) (int, error) {
 	return h.PruneBefore(ctx, h.now().Add(-h.opt.Retention))
 }
 
+// The prune's statements, found through the partial index status_tombstones (schema step 6;
+// TestPruneUsesIndex EXPLAINs them).
+const (
+	pruneMaxSeq = `SELECT max(seq) FROM status WHERE deleted = 1 AND changed_at < ?`
+	pruneDelete = `DELETE FROM status WHERE deleted = 1 AND changed_at < ?`
+)
+
 // PruneBefore removes status tombstones changed before t.
 func (h *Hub) PruneBefore(ctx context.Context, t time.Time) (int, error) {
 	var n int64
 	err := h.streamTx(ctx, "status", func(tx *dbTx) error {
 		var maxSeq sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM status WHERE deleted = 1 AND changed_at < ?`, wire.UnixMS(t)).Scan(&maxSeq); err != nil {
+		if err := tx.QueryRowContext(ctx, pruneMaxSeq, wire.UnixMS(t)).Scan(&maxSeq); err != nil {
 			return err
 		}
 		if !maxSeq.Valid {
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM status WHERE deleted = 1 AND changed_at < ?`, wire.UnixMS(t))
+		res, err := tx.ExecContext(ctx, pruneDelete, wire.UnixMS(t))
 		if err != nil {
 			return err
 		}
@@ -353,40 +360,61 @@ func (h *Hub) PruneBefore(ctx context.Context, t time.Time) (int, error) {
 	return int(n), nil
 }
 
-// statusHead reads the status stream's state inside a read transaction.
-func statusHead(ctx context.Context, tx *dbTx) (wire.StatusHead, error) {
-	var sh wire.StatusHead
-	epoch, _, err := currentEpoch(ctx, tx)
+// headQuery reads a whole head in one statement, one round trip: the current epoch, the four
+// streams' sequences and the current epoch's partition digests (one row per partition, the
+// stream columns repeated; partition NULL while the list is empty). One statement sees one
+// snapshot on both engines, so a head needs no transaction of its own.
+const headQuery = `SELECT e.epoch, s.seq, s.min_seq, t.seq, r.seq, p.seq, pt.partition, pt.count, pt.digest
+	FROM epochs e
+	JOIN streams s ON s.name = 'status'
+	JOIN streams t ON t.name = 'trust'
+	JOIN streams r ON r.name = 'revoked'
+	JOIN streams p ON p.name = 'policy'
+	LEFT JOIN partitions pt ON pt.epoch = e.epoch
+	WHERE e.current = 1`
+
+// heads is what headQuery reads: the status stream's state and the other streams' sequences.
+type heads struct {
+	status                 wire.StatusHead
+	trust, revoked, policy int64
+}
+
+// readHeads runs headQuery on q (a pool or a read transaction).
+func readHeads(ctx context.Context, q querier) (heads, error) {
+	var hs heads
+	rows, err := q.QueryContext(ctx, headQuery)
 	if err != nil {
-		return sh, err
-	}
-	sh.Epoch = epoch
-	if err := tx.QueryRowContext(ctx, `SELECT seq, min_seq FROM streams WHERE name = 'status'`).Scan(&sh.Seq, &sh.MinSeq); err != nil {
-		return sh, err
-	}
-	var d [wire.Partitions]wire.Digest
-	rows, err := tx.QueryContext(ctx, `SELECT partition, count, digest FROM partitions WHERE epoch = ?`, epoch)
-	if err != nil {
-		return sh, err
+		return hs, fmt.Errorf("hub: head: %w", err)
 	}
 	defer rows.Close()
+	var d [wire.Partitions]wire.Digest
+	found := false
 	for rows.Next() {
-		var p int
-		var n int64
+		var p, n sql.NullInt64
 		var b []byte
-		if err := rows.Scan(&p, &n, &b); err != nil {
-			return sh, err
+		if err := rows.Scan(&hs.status.Epoch, &hs.status.Seq, &hs.status.MinSeq, &hs.trust, &hs.revoked, &hs.policy, &p, &n, &b); err != nil {
+			return hs, fmt.Errorf("hub: head: %w", err)
 		}
-		if p >= 0 && p < wire.Partitions {
-			copy(d[p][:], b)
-			sh.Count += n
+		found = true
+		if p.Valid && p.Int64 >= 0 && p.Int64 < wire.Partitions {
+			copy(d[p.Int64][:], b)
+			hs.status.Count += n.Int64
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return sh, err
+		return hs, fmt.Errorf("hub: head: %w", err)
 	}
-	sh.PartitionDigests = wire.PackDigests(&d)
-	return sh, nil
+	if !found {
+		return hs, fmt.Errorf("hub: head: %w", sql.ErrNoRows) // no current epoch: not initialized
+	}
+	hs.status.PartitionDigests = wire.PackDigests(&d)
+	return hs, nil
+}
+
+// statusHead reads the status stream's state inside a read transaction.
+func statusHead(ctx context.Context, tx *dbTx) (wire.StatusHead, error) {
+	hs, err := readHeads(ctx, tx)
+	return hs.status, err
 }
 
 // opSize estimates the JSON size of an op, to cut chunks without encoding twice.
