@@ -37,7 +37,10 @@ import (
 //
 //   - snapshot: the whole snapshot, chunk after chunk, as a fresh kiosk downloads it;
 //
-//   - head: one head (its cost does not grow with the list).
+//   - head: one head (its cost does not grow with the list);
+//
+//   - prune-hourly: the hourly PruneBefore with no tombstone old enough (seqscan-ms: its query
+//     without the index status_tombstones); prune-day: the day's 10,000 tombstones pruned.
 //
 // load-s (reported with delta-24h) is the untimed load: COPY, indexes and the day's changes.
 //
@@ -127,6 +130,49 @@ func BenchmarkStatus10M(b *testing.B) {
 			serve(wire.PathHead + "?nonce=ab")
 		}
 	})
+	// Last: prune-day removes the day's tombstones, after which a cursor of a day ago would get
+	// a snapshot.
+	b.Run("prune-hourly", func(b *testing.B) {
+		// The hourly prune with nothing old enough to go, as on most hours; seqscan-ms is its
+		// first statement with index scans disabled, what it cost before status_tombstones.
+		for b.Loop() {
+			if n, err := h.PruneBefore(ctx, time.Now().Add(-24*time.Hour)); err != nil || n != 0 {
+				b.Fatalf("prune: %d, %v", n, err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(seqScanMS(b, ctx, url), "seqscan-ms")
+		b.ReportMetric(load1(), "load1")
+	})
+	b.Run("prune-day", func(b *testing.B) {
+		var n int
+		for b.Loop() {
+			var err error
+			if n, err = h.PruneBefore(ctx, time.Now().Add(time.Minute)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n), "tombstones")
+		b.ReportMetric(load1(), "load1")
+	})
+}
+
+// seqScanMS times the prune's max(seq) statement with index scans turned off for the session.
+func seqScanMS(b *testing.B, ctx context.Context, url string) float64 {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off`); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	var maxSeq *int64
+	if err := conn.QueryRow(ctx, rebind(true, pruneMaxSeq), time.Now().Add(-24*time.Hour).UnixMilli()).Scan(&maxSeq); err != nil {
+		b.Fatal(err)
+	}
+	return float64(time.Since(t0)) / float64(time.Millisecond)
 }
 
 func newHubAt(b *testing.B, dir, url string) *Hub {

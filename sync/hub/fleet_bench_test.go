@@ -62,6 +62,7 @@ type fleet struct {
 	hubs   []*Hub
 	urls   []string
 	kiosks []*fleetKiosk
+	writes int // seconds of changes written so far: each run's changes are new ones
 }
 
 // fleetKiosk is one simulated kiosk: its own certificate and connection, and its status cursor.
@@ -267,28 +268,38 @@ func (f *fleet) each(ctx context.Context, spread time.Duration, fn func(*fleetKi
 }
 
 // writeStatus puts 10 changes a second through the replicas in turn until ctx is done, counting
-// the changes committed in done.
+// the changes committed in done (by the status sequence, so a change that changed nothing would
+// not count).
 func (f *fleet) writeStatus(ctx context.Context, b *testing.B, done *atomic.Int64) {
+	// The only writer meanwhile: the sequence PutStatus returns, less the last, is what it added.
+	prev, err := f.hubs[0].statusSeq(ctx)
+	if err != nil {
+		b.Errorf("status writer: %v", err)
+		return
+	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	for i := 0; ; i++ {
+	for ; ; f.writes++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		i := f.writes + 1 // second 0 would repeat the setup's list: no change at all
 		es := make([]StatusEntry, 10)
 		for j := range es {
 			n := (i*10 + j) % 20_000 // updates and new persons
 			es[j] = StatusEntry{PersonKey: key(n), Status: 1 + (i+j)%3, AsOf: asOf.Add(time.Duration(i) * time.Second)}
 		}
-		if _, err := f.hubs[i%2].PutStatus(ctx, es...); err != nil {
+		seq, err := f.hubs[i%2].PutStatus(ctx, es...)
+		if err != nil {
 			if ctx.Err() == nil {
 				b.Errorf("status writer: %v", err)
 			}
 			return
 		}
-		done.Add(int64(len(es)))
+		done.Add(seq - prev)
+		prev = seq
 	}
 }
 
