@@ -293,6 +293,12 @@ func seedFleet(t *testing.T, f *fixture) map[string]string {
 		}
 		return tl
 	}
+	// Half an hour ago k2 was healthy, its outbox 3 deep: its kiosk page's history shows the change.
+	f.clock.Set(now.Add(-30 * time.Minute))
+	if err := f.h.ReportTelemetry(bg, ids["k2"], *report(func(t *wire.Telemetry) { t.At, t.OutboxDepth = now.Add(-30*time.Minute), 3 })); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(now)
 	// The reports go in as a push's would (the hub's own store of the kiosks' telemetry).
 	for k, tl := range map[string]*wire.Telemetry{
 		"k1": report(nil),
