@@ -579,7 +579,8 @@ func devicesList(ctx context.Context, h *hub.Hub, args []string, stdout io.Write
 }
 
 // telemetryColumns sums up a device's latest report: the parts not ok (name:state), the paper,
-// the replica's age and the clock skew; "-" before the first report.
+// the replica's age and the clock skew ("-" until the kiosk measured it); "-" before the first
+// report.
 func telemetryColumns(t *wire.Telemetry) (parts, paper, replica, skew string) {
 	if t == nil {
 		return "-", "-", "-", "-"
@@ -598,7 +599,11 @@ func telemetryColumns(t *wire.Telemetry) (parts, paper, replica, skew string) {
 	if t.ReplicaAgeS >= 0 {
 		replica = (time.Duration(t.ReplicaAgeS) * time.Second).String()
 	}
-	return parts, t.Paper, replica, (time.Duration(t.ClockSkewMs) * time.Millisecond).String()
+	skew = "-" // not measured yet: no skew to show, not a skew of 0
+	if t.SkewMeasured() {
+		skew = (time.Duration(t.ClockSkewMs) * time.Millisecond).String()
+	}
+	return parts, t.Paper, replica, skew
 }
 
 func visitsExport(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {

@@ -71,7 +71,7 @@ func TestKioskPage(t *testing.T) {
 		`data-part="printer" data-state="down" data-colour="red"`,
 		`<td class="reason">no answer on /dev/onepass-printer</td>`,
 		`<td class="since">2026-11-26 17:00:00</td>`,
-		`id="version">1.4.0<`, `id="uptime">1h00m<`, `id="replica">20s<`, `id="skew">&#43;0.0s<`, `id="paper">ok<`, `id="outbox">0<`,
+		`id="version">1.4.0<`, `id="uptime">1h00m<`, `id="replica">20s<`, `id="skew" data-known="true">&#43;0.0s<`, `id="paper">ok<`, `id="outbox">0<`,
 		`data-problem="p_part_down">part down<`,
 		`<tr class="change red" data-part="printer" data-to="down"><td>2026-11-26 18:00:00</td>`,
 		`ok → <span class="part red">down</span>`,
@@ -91,5 +91,29 @@ func TestKioskPage(t *testing.T) {
 	f.post(t, c, "/admin/login", login("li.ming", "correct horse battery"), f.url) // the session idled out
 	if _, page := f.get(t, c, "/admin/kiosk?id="+ids["k2"]); !strings.Contains(page, `id="no-history"`) {
 		t.Error("a day-old history is still shown")
+	}
+}
+
+// TestSkewUnknown: a kiosk that has not measured its clock skew shows "—", on the fleet and its
+// own page, not "+0.0s"; one that has shows its skew.
+func TestSkewUnknown(t *testing.T) {
+	f := newFixture(t, Options{})
+	ids := seedFleet(t, f)
+	c := f.client(t)
+	f.post(t, c, "/admin/login", login("li.ming", "correct horse battery"), f.url)
+	_, fleet := f.get(t, c, "/admin/")
+	cell := func(id string) string {
+		row := fleet[strings.Index(fleet, `data-id="`+id+`"`):]
+		row = row[strings.Index(row, `<td class="skew"`):]
+		return row[:strings.Index(row, "</td>")]
+	}
+	if got := cell(ids["k4"]); got != `<td class="skew" data-known="false">—` {
+		t.Errorf("k4's skew on the fleet: %q", got)
+	}
+	if got := cell(ids["k1"]); got != `<td class="skew" data-known="true">&#43;0.0s` {
+		t.Errorf("k1's skew on the fleet: %q", got)
+	}
+	if _, page := f.get(t, c, "/admin/kiosk?id="+ids["k4"]); !strings.Contains(page, `<td id="skew" data-known="false">—</td>`) {
+		t.Error("k4's page shows a skew it never measured")
 	}
 }
