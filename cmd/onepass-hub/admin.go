@@ -146,6 +146,8 @@ func adminRun(ctx context.Context, dir, dbURL string, args []string, stdout, std
 		return visitsExport(ctx, h, args[2:], stdout)
 	case "admin add":
 		return adminAdd(ctx, h, args[2:], os.Stdin, stdout)
+	case "admin passwd":
+		return adminPasswd(ctx, h, args[2:], os.Stdin, stdout)
 	case "admin list":
 		if err := parse(newFlags("admin list"), args[2:]); err != nil {
 			return err
@@ -250,22 +252,60 @@ func adminAdd(ctx context.Context, h *hub.Hub, args []string, stdin io.Reader, s
 	if !hub.ValidOperatorName(*user) {
 		return adminUsage("admin add needs --user NAME: a letter, then up to 31 letters, digits, _ . -")
 	}
-	line, err := bufio.NewReader(stdin).ReadString('\n')
-	if err != nil && line == "" {
-		return fmt.Errorf("admin add: read the password from standard input: %w", err)
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	if n := utf8.RuneCountInString(pw); n < minPassword {
-		return fmt.Errorf("admin add: the password has %d characters: want %d or more", n, minPassword)
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	hash, err := readPassword("admin add", stdin)
 	if err != nil {
-		return fmt.Errorf("admin add: %w", err)
+		return err
 	}
-	if err := h.AddOperator(ctx, *user, string(hash)); err != nil {
+	if err := h.AddOperator(ctx, *user, hash); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "operator %s added: log in at https://HUB:PORT/admin/\n", *user)
+	return nil
+}
+
+// readPassword reads an operator's password (one line of stdin), refuses one shorter than
+// minPassword and returns its bcrypt hash.
+func readPassword(cmd string, stdin io.Reader) (string, error) {
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("%s: read the password from standard input: %w", cmd, err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if n := utf8.RuneCountInString(pw); n < minPassword {
+		return "", fmt.Errorf("%s: the password has %d characters: want %d or more", cmd, n, minPassword)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", cmd, err)
+	}
+	return string(hash), nil
+}
+
+// adminPasswd gives an operator a new password (from standard input, as for admin add), ends
+// their sessions and clears their name's lock-out: the way back in for one who forgot it or
+// locked themselves out, and the way to shut out whoever learnt the old one.
+func adminPasswd(ctx context.Context, h *hub.Hub, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := newFlags("admin passwd")
+	user := fs.String("user", "", "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *user == "" {
+		return adminUsage("admin passwd needs --user NAME")
+	}
+	if _, ok, err := h.OperatorHash(ctx, *user); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("admin passwd: no operator %q", *user)
+	}
+	hash, err := readPassword("admin passwd", stdin)
+	if err != nil {
+		return err
+	}
+	if err := h.SetOperatorPassword(ctx, *user, hash); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "operator %s has a new password; their sessions ended and their lock-out cleared\n", *user)
 	return nil
 }
 
@@ -539,7 +579,8 @@ func devicesList(ctx context.Context, h *hub.Hub, args []string, stdout io.Write
 }
 
 // telemetryColumns sums up a device's latest report: the parts not ok (name:state), the paper,
-// the replica's age and the clock skew; "-" before the first report.
+// the replica's age and the clock skew ("-" until the kiosk measured it); "-" before the first
+// report.
 func telemetryColumns(t *wire.Telemetry) (parts, paper, replica, skew string) {
 	if t == nil {
 		return "-", "-", "-", "-"
@@ -558,7 +599,11 @@ func telemetryColumns(t *wire.Telemetry) (parts, paper, replica, skew string) {
 	if t.ReplicaAgeS >= 0 {
 		replica = (time.Duration(t.ReplicaAgeS) * time.Second).String()
 	}
-	return parts, t.Paper, replica, (time.Duration(t.ClockSkewMs) * time.Millisecond).String()
+	skew = "-" // not measured yet: no skew to show, not a skew of 0
+	if t.SkewMeasured() {
+		skew = (time.Duration(t.ClockSkewMs) * time.Millisecond).String()
+	}
+	return parts, t.Paper, replica, skew
 }
 
 func visitsExport(ctx context.Context, h *hub.Hub, args []string, stdout io.Writer) error {

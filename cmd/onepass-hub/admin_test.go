@@ -186,7 +186,7 @@ func TestDevicesListTelemetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]string, 2)
+	ids := make([]string, 3)
 	for i := range ids {
 		tok, err := h.NewToken(ctx, "hall-1", 1, time.Hour)
 		if err != nil {
@@ -202,6 +202,9 @@ func TestDevicesListTelemetry(t *testing.T) {
 	}
 	err = h.ReportTelemetry(ctx, ids[0], wire.Telemetry{At: time.Now(), Version: "onepassd/1", Paper: "out", ReplicaAgeS: 90, ClockSkewMs: -1500,
 		Parts: []wire.PartHealth{{Part: "reader", State: "ok"}, {Part: "printer", State: "down", Reason: "paper out"}, {Part: "camera", State: "not_configured"}}})
+	if err == nil { // a kiosk that has not measured its skew yet: "-", not 0s
+		err = h.ReportTelemetry(ctx, ids[2], wire.Telemetry{At: time.Now(), Paper: "ok", ReplicaAgeS: 90, Parts: []wire.PartHealth{{Part: "reader", State: "ok"}}})
+	}
 	h.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +214,7 @@ func TestDevicesListTelemetry(t *testing.T) {
 		t.Fatalf("devices list: %d %q", code, out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 || !strings.Contains(lines[0], "PARTS") || !strings.Contains(lines[0], "SKEW") {
+	if len(lines) != 4 || !strings.Contains(lines[0], "PARTS") || !strings.Contains(lines[0], "SKEW") {
 		t.Fatalf("devices list:\n%s", out)
 	}
 	for _, l := range lines[1:] {
@@ -222,6 +225,8 @@ func TestDevicesListTelemetry(t *testing.T) {
 			t.Errorf("reported device: %q", tail)
 		case strings.HasPrefix(l, ids[1]) && tail != "- - - -":
 			t.Errorf("device without a report: %q", tail)
+		case strings.HasPrefix(l, ids[2]) && tail != "ok ok 1m30s -":
+			t.Errorf("device without a measured skew: %q", tail)
 		}
 	}
 	out, code = hubCmd(t, dir, "devices", "list", "--json")

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"onepass/sync/hub"
 )
 
 // TestHelpNeedsNoData: every command's --help answers with its usage (exit 0), also where the
@@ -206,6 +211,42 @@ func TestAdminOperators(t *testing.T) {
 	if out, code := hubCmd(t, dir, "admin", "list"); code != 0 || !strings.HasPrefix(out, "li.ming\tadded ") {
 		t.Errorf("admin list: %d %q", code, out)
 	}
+	// A new password: the old one no longer matches, the operator's session ends, the name
+	// locked by wrong passwords is unlocked.
+	h, err := hub.Open(context.Background(), dir, hub.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, _ := h.NewOperatorSession(context.Background(), "li.ming", time.Hour)
+	h.CountLoginFailure(context.Background(), hub.OperatorNameKey("li.ming"), 1, time.Hour, time.Hour, true)
+	h.Close()
+	if out, code := withStdin("too short\n", "admin", "passwd", "--user", "li.ming"); code != 1 || !strings.Contains(out, "want 12 or more") {
+		t.Errorf("passwd with a short password: %d %q", code, out)
+	}
+	if out, code := withStdin("a new password 2\n", "admin", "passwd"); code != 2 || !strings.Contains(out, "needs --user") {
+		t.Errorf("passwd without --user: %d %q", code, out)
+	}
+	if out, code := withStdin("a new password 2\n", "admin", "passwd", "--user", "nobody"); code != 1 || !strings.Contains(out, "no operator") {
+		t.Errorf("passwd of no operator: %d %q", code, out)
+	}
+	if out, code := withStdin("a new password 2\n", "admin", "passwd", "--user", "li.ming"); code != 0 || !strings.Contains(out, "sessions ended") {
+		t.Fatalf("admin passwd: %d %q", code, out)
+	}
+	if h, err = hub.Open(context.Background(), dir, hub.Options{Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	hash, _, _ := h.OperatorHash(context.Background(), "li.ming")
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte("a new password 2")) != nil ||
+		bcrypt.CompareHashAndPassword([]byte(hash), []byte("correct horse battery")) == nil {
+		t.Error("the stored hash is not the new password's")
+	}
+	if _, ok, _ := h.OperatorSessionFor(context.Background(), tok, time.Hour); ok {
+		t.Error("the session begun before the new password is still live")
+	}
+	if c, _ := h.LoginCounter(context.Background(), hub.OperatorNameKey("li.ming")); !c.Until.IsZero() {
+		t.Errorf("still locked after a new password: %+v", c)
+	}
+	h.Close()
 	if out, code := hubCmd(t, dir, "admin", "remove", "--user", "li.ming"); code != 0 || !strings.Contains(out, "removed") {
 		t.Errorf("admin remove: %d %q", code, out)
 	}

@@ -47,6 +47,8 @@ Commands:
   keys rotate                       start a new deployment-key epoch (every person re-keyed)
   admin add --user NAME             add an operator of the dashboard (/admin/); the password
                                     (12 characters or more) is read from standard input
+  admin passwd --user NAME          give an operator a new password (12+ characters, read from
+                                    standard input); ends their sessions, clears their lock-out
   admin list                        the operators
   admin remove --user NAME          remove an operator and end their sessions
   devices list [--json]             enrolled devices: last seen, outbox, lag, telemetry

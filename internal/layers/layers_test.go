@@ -47,7 +47,7 @@ var allowed = map[string][]string{
 	"kiosk/queue":              {"device", "kiosk/broadcast", "sync/store"},
 	"sync/client":              {"identity", "signing", "sync/keyfile", "sync/store", "sync/wire"},
 	"sync/hub":                 {"identity", "internal/connlimit", "signing", "sync/internal/sqlitedb", "sync/keyfile", "sync/wire"},
-	"sync/hub/dashboard":       {"sync/hub"}, // the operators' dashboard (/admin/): reads the hub's methods only
+	"sync/hub/dashboard":       {"sync/hub", "sync/wire"}, // the operators' dashboard (/admin/): reads the hub's methods only; wire for the telemetry report's type they return
 	"ui":                       {"device", "internal/connlimit", "kiosk", "kiosk/policy", "kiosk/queue", "ui/api"},
 	"ui/api":                   {"device", "drivers/idcard/idcardsim"}, // the sim card request is idcardsim's own
 	"cmd/internal/config":      {"device", "kiosk", "kiosk/healthcode", "kiosk/policy", "kiosk/queue", "signing"},

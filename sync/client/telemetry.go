@@ -59,8 +59,10 @@ func (c *Client) Telemetry(ctx context.Context) wire.Telemetry {
 	if issued, ok, err := c.db.ReplicaFreshness(ctx); err == nil && ok {
 		t.ReplicaAgeS = max(int64(now.Sub(issued).Seconds()), 0)
 	}
+	t.ClockSkewMs, t.SkewKnown = 0, false
 	if skew, ok := c.Skew(); ok {
-		t.ClockSkewMs = -skew.Milliseconds() // Skew is hub − kiosk; the report says kiosk − hub
+		// Skew is hub − kiosk; the report says kiosk − hub. Known, so 0 reads "no skew".
+		t.ClockSkewMs, t.SkewKnown = -skew.Milliseconds(), true
 	}
 	t = wire.ClampTelemetry(t)
 	if b, err := json.Marshal(t); err == nil && len(b) > wire.MaxTelemetryBytes {

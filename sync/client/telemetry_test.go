@@ -66,6 +66,9 @@ func TestTelemetryRidesThePushes(t *testing.T) {
 				Queues: []wire.QueueLength{{Service: "A", Waiting: 3}, {Service: "B", Waiting: 0}}}
 		}
 	})
+	if tel := k.c.Telemetry(bg); tel.SkewKnown || tel.ClockSkewMs != 0 {
+		t.Errorf("before the first pull: skew_known %v, clock_skew_ms %d; want an unknown skew", tel.SkewKnown, tel.ClockSkewMs)
+	}
 	if err := k.c.Pull(bg); err != nil { // measures the skew
 		t.Fatal(err)
 	}
@@ -86,8 +89,8 @@ func TestTelemetryRidesThePushes(t *testing.T) {
 		!tel.OutboxOldest.After(since) || !tel.At.Equal(clock.Now().UTC()) {
 		t.Errorf("report: %+v", tel)
 	}
-	if tel.ClockSkewMs > -595_000 || tel.ClockSkewMs < -605_000 {
-		t.Errorf("clock_skew_ms %d, want about -600000 (the kiosk is 10 min behind)", tel.ClockSkewMs)
+	if !tel.SkewKnown || tel.ClockSkewMs > -595_000 || tel.ClockSkewMs < -605_000 {
+		t.Errorf("clock_skew_ms %d (known %v), want about -600000 known (the kiosk is 10 min behind)", tel.ClockSkewMs, tel.SkewKnown)
 	}
 	parts := map[string]wire.PartHealth{}
 	for _, p := range tel.Parts {

@@ -70,6 +70,34 @@ func (h *Hub) RemoveOperator(ctx context.Context, name string) error {
 	})
 }
 
+// OperatorNameKey is the failed-login counter key of an operator's name (LoginCounter): the
+// dashboard counts under it, SetOperatorPassword clears it.
+func OperatorNameKey(name string) string { return "u:" + name }
+
+// SetOperatorPassword replaces an operator's bcrypt hash, ends their sessions (whoever knew the
+// old password is logged out) and clears their name's lock-out, in one transaction.
+func (h *Hub) SetOperatorPassword(ctx context.Context, name, hash string) error {
+	if hash == "" {
+		return errors.New("hub: operator: empty password hash")
+	}
+	return h.inTx(ctx, func(tx *dbTx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE operators SET hash = ? WHERE name = ?`, hash, name)
+		if err != nil {
+			return fmt.Errorf("hub: set operator password: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("hub: set operator password: no operator %q", name)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM operator_sessions WHERE operator = ?`, name); err != nil {
+			return fmt.Errorf("hub: end operator's sessions: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM operator_lockout WHERE key = ?`, OperatorNameKey(name)); err != nil {
+			return fmt.Errorf("hub: clear operator's lock-out: %w", err)
+		}
+		return nil
+	})
+}
+
 // Operators lists the operator accounts.
 func (h *Hub) Operators(ctx context.Context) ([]Operator, error) {
 	rows, err := h.r.QueryContext(ctx, `SELECT name, created_at FROM operators ORDER BY name`)

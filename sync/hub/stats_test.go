@@ -265,6 +265,36 @@ func testOperatorLogins(t *testing.T, be string) {
 	if _, ok, _ := h.OperatorSessionFor(bg, tok, 30*time.Minute); ok {
 		t.Error("an idle session is still live")
 	}
+	// A new password: the hash replaced, every session of the operator ended, the name unlocked;
+	// another operator's session and lock-out stay.
+	h.AddOperator(bg, "zhao.lei", "$2a$10$z")
+	other, _, _ := h.NewOperatorSession(bg, "zhao.lei", 30*time.Minute)
+	tok, _, _ = h.NewOperatorSession(bg, "li.ming", 30*time.Minute)
+	for _, k := range []string{OperatorNameKey("li.ming"), OperatorNameKey("zhao.lei")} {
+		h.CountLoginFailure(bg, k, 1, 5*time.Minute, 5*time.Minute, true)
+	}
+	if err := h.SetOperatorPassword(bg, "li.ming", "$2a$10$new"); err != nil {
+		t.Fatal(err)
+	}
+	if hash, _, _ := h.OperatorHash(bg, "li.ming"); hash != "$2a$10$new" {
+		t.Errorf("hash after a new password %q", hash)
+	}
+	if _, ok, _ := h.OperatorSessionFor(bg, tok, 30*time.Minute); ok {
+		t.Error("a session begun with the old password is still live")
+	}
+	if _, ok, _ := h.OperatorSessionFor(bg, other, 30*time.Minute); !ok {
+		t.Error("another operator's session ended")
+	}
+	if c, _ := h.LoginCounter(bg, "u:li.ming"); !c.Until.IsZero() || c.Failed != 0 {
+		t.Errorf("the name is still locked after a new password: %+v", c)
+	}
+	if c, _ := h.LoginCounter(bg, "u:zhao.lei"); c.Until.IsZero() {
+		t.Errorf("another name's lock-out cleared: %+v", c)
+	}
+	if err := h.SetOperatorPassword(bg, "nobody", "$2a$10$new"); err == nil {
+		t.Error("a new password for no operator")
+	}
+	h.RemoveOperator(bg, "zhao.lei")
 	tok, _, _ = h.NewOperatorSession(bg, "li.ming", 30*time.Minute)
 	if err := h.RemoveOperator(bg, "li.ming"); err != nil {
 		t.Fatal(err)

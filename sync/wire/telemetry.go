@@ -14,6 +14,7 @@ type Telemetry struct {
 	OutboxOldest time.Time     `json:"outbox_oldest,omitzero"` // the oldest waiting record's time
 	ReplicaAgeS  int64         `json:"replica_age_s"`          // age of the status replica; -1 when none yet
 	ClockSkewMs  int64         `json:"clock_skew_ms"`          // kiosk clock minus hub clock, last measured
+	SkewKnown    bool          `json:"skew_known"`             // the kiosk has measured its skew: clock_skew_ms 0 means none
 	Paper        string        `json:"paper"`                  // printer paper: ok, low, out, unknown or none (no printer)
 	Queues       []QueueLength `json:"queues,omitempty"`       // waiting tickets per service, today
 }
@@ -26,6 +27,10 @@ type PartHealth struct {
 	Reason string    `json:"reason,omitempty"`
 	Since  time.Time `json:"since,omitzero"`
 }
+
+// SkewMeasured reports whether the report's clock_skew_ms is a measurement: skew_known, or a
+// skew other than 0 from a kiosk older than skew_known (only a measurement sets one).
+func (t Telemetry) SkewMeasured() bool { return t.SkewKnown || t.ClockSkewMs != 0 }
 
 // QueueLength is how many tickets of one service wait to be called.
 type QueueLength struct {

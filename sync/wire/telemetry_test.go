@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -82,4 +83,31 @@ func FuzzClampTelemetry(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestSkewMeasured: skew_known travels as such, and a skew other than 0 from a kiosk that does
+// not send skew_known is a measurement all the same.
+func TestSkewMeasured(t *testing.T) {
+	for _, tc := range []struct {
+		json string
+		want bool
+	}{
+		{`{"clock_skew_ms":0}`, false},
+		{`{"clock_skew_ms":0,"skew_known":true}`, true},
+		{`{"clock_skew_ms":-150,"skew_known":true}`, true},
+		{`{"clock_skew_ms":-150}`, true},
+		{`{"clock_skew_ms":0,"skew_known":false}`, false},
+	} {
+		var tl Telemetry
+		if err := json.Unmarshal([]byte(tc.json), &tl); err != nil {
+			t.Fatal(err)
+		}
+		if got := tl.SkewMeasured(); got != tc.want {
+			t.Errorf("%s: measured %v, want %v", tc.json, got, tc.want)
+		}
+	}
+	b, _ := json.Marshal(Telemetry{SkewKnown: true})
+	if !strings.Contains(string(b), `"skew_known":true`) {
+		t.Errorf("skew_known not in %s", b)
+	}
 }

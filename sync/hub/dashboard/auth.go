@@ -27,7 +27,7 @@ const (
 // works, and no ID number reaches the database or the log.
 func nameKey(name string) string {
 	if hub.ValidOperatorName(name) {
-		return "u:" + name
+		return hub.OperatorNameKey(name)
 	}
 	s := sha256.Sum256([]byte(name))
 	return "u:#" + hex.EncodeToString(s[:2])

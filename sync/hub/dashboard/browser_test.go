@@ -17,7 +17,8 @@ import (
 const chromiumPath = "/usr/bin/chromium"
 
 // TestBrowser: in headless Chromium, wrong passwords lock a name out; an operator logs in, sees
-// the fleet (a kiosk with a part down, a silent one flagged, the filter), a hall's chart drawn
+// the fleet (a kiosk with a part down, a silent one flagged, the filter), the kiosk with the part
+// down on its own page (the reason, the change in its history, the outbox chart), a hall's chart drawn
 // with the seeded numbers and its counts and waits, the audit entries, the pages in English; no
 // sealed ID or person key on any page, and no request leaves for anywhere but the hub.
 func TestBrowser(t *testing.T) {
@@ -167,6 +168,24 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("needs attention: %v", shown)
 	}
 
+	// k2's own page, from its row: the printer's reason and the change in the day's history.
+	follow("k2's page", `tr[data-id="`+ids["k2"]+`"] a.kiosk-link`)
+	waitFor(`document.body.dataset.page === 'kiosk' && typeof Chart !== 'undefined' && Chart.getChart('outbox-chart') !== undefined`)
+	if got := text("#kiosk-id"); got != ids["k2"] {
+		t.Errorf("kiosk page of %q, want k2 %s", got, ids["k2"])
+	}
+	if s := text(`tr.part-row[data-part="printer"] .reason`); s != "no answer on /dev/onepass-printer" {
+		t.Errorf("printer's reason on the kiosk page %q", s)
+	}
+	if s := text(`#timeline tr.change[data-part="printer"][data-to="down"] .what`); s != "ok → down" {
+		t.Errorf("history entry of the printer going down %q", s)
+	}
+	var depths []int
+	eval(`Chart.getChart('outbox-chart').data.datasets[0].data`, &depths)
+	if fmt.Sprint(depths) != "[3 0]" {
+		t.Errorf("outbox chart %v, want [3 0]", depths)
+	}
+
 	follow("halls", "#nav-halls")
 	waitFor(`document.body.dataset.page === 'halls'`)
 	run("pick 东城 and the day", chromedp.Navigate(f.url+"/admin/halls?hall=%E4%B8%9C%E5%9F%8E&day=2026-11-26"))
@@ -218,7 +237,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Nothing sealed on any page: the seeded person keys and sealed IDs carry a marker.
-	for _, p := range []string{"/admin/", "/admin/halls?day=2026-11-26", "/admin/audit?day=2026-11-26"} {
+	for _, p := range []string{"/admin/", "/admin/kiosk?id=" + ids["k2"], "/admin/halls?day=2026-11-26", "/admin/audit?day=2026-11-26"} {
 		run("load "+p, chromedp.Navigate(f.url+p))
 		html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
 		if err != nil {

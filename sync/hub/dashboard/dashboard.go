@@ -111,7 +111,7 @@ func New(h *hub.Hub, o Options) (*Dashboard, error) {
 		"skew": func(d time.Duration) string { return fmt.Sprintf("%+.1fs", d.Seconds()) },
 		"tf":   func(format string, a ...any) string { return fmt.Sprintf(format, a...) },
 	}
-	for _, name := range []string{"login", "fleet", "halls", "audit"} {
+	for _, name := range []string{"login", "fleet", "kiosk", "halls", "audit"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(assets, "assets/layout.html", "assets/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("dashboard: template %s: %w", name, err)
@@ -132,6 +132,7 @@ func New(h *hub.Hub, o Options) (*Dashboard, error) {
 	m.HandleFunc("POST /admin/login", d.login)
 	m.HandleFunc("POST /admin/logout", d.operator(d.logout))
 	m.HandleFunc("GET /admin/{$}", d.operator(d.fleet))
+	m.HandleFunc("GET /admin/kiosk", d.operator(d.kiosk))
 	m.HandleFunc("GET /admin/halls", d.operator(d.halls))
 	m.HandleFunc("GET /admin/audit", d.operator(d.audit))
 	d.mux = m

@@ -259,7 +259,10 @@ func TestAssess(t *testing.T) {
 		{"paper out", hub.Device{LastSeen: seen, Telemetry: ok(func(t *wire.Telemetry) { t.Paper = "out" })}, red, "p_paper_out"},
 		{"no replica", hub.Device{LastSeen: seen, Telemetry: ok(func(t *wire.Telemetry) { t.ReplicaAgeS = -1 })}, amber, "p_replica_old"},
 		{"old replica", hub.Device{LastSeen: seen, Telemetry: ok(func(t *wire.Telemetry) { t.ReplicaAgeS = 7200 })}, amber, "p_replica_old"},
-		{"skew", hub.Device{LastSeen: seen, Telemetry: ok(func(t *wire.Telemetry) { t.ClockSkewMs = -180_000 })}, amber, "p_skew"},
+		{"skew", hub.Device{LastSeen: seen, Telemetry: ok(func(t *wire.Telemetry) { t.ClockSkewMs, t.SkewKnown = -180_000, true })}, amber, "p_skew"},
+		{"skew from a kiosk before skew_known", hub.Device{LastSeen: seen, Telemetry: ok(func(t *wire.Telemetry) { t.ClockSkewMs = -180_000 })}, amber, "p_skew"},
+		{"skew known, none", hub.Device{LastSeen: seen, Telemetry: ok(func(t *wire.Telemetry) { t.SkewKnown = true })}, green, ""},
+		{"skew not measured yet", hub.Device{LastSeen: seen, Telemetry: ok(nil)}, green, ""},
 		{"uploads behind", hub.Device{LastSeen: seen, TelemetryAt: seen, Telemetry: ok(func(t *wire.Telemetry) {
 			t.OutboxDepth, t.OutboxOldest = 40, seen.Add(-time.Minute)
 		})}, amber, "p_outbox_lag"},
@@ -275,7 +278,8 @@ func TestAssess(t *testing.T) {
 }
 
 // seedFleet enrolls kiosks in two halls and seeds a day's visits and tickets in 东城:
-// k1 healthy, k2 with its printer down, k3 silent (last heard ten minutes ago), k4 in 西城.
+// k1 healthy, k2 with its printer down, k3 silent (last heard ten minutes ago), k4 in 西城 (its
+// clock skew not measured yet).
 func seedFleet(t *testing.T, f *fixture) map[string]string {
 	t.Helper()
 	now := f.clock.Now()
@@ -286,13 +290,19 @@ func seedFleet(t *testing.T, f *fixture) map[string]string {
 	ids["k1"], ids["k2"], ids["k4"] = enroll(t, f.h, "东城"), enroll(t, f.h, "东城"), enroll(t, f.h, "西城")
 	f.clock.Set(now)
 	report := func(mod func(*wire.Telemetry)) *wire.Telemetry {
-		tl := &wire.Telemetry{At: now, Version: "1.4.0", UptimeS: 3600, ReplicaAgeS: 20, ClockSkewMs: 12, Paper: "ok",
+		tl := &wire.Telemetry{At: now, Version: "1.4.0", UptimeS: 3600, ReplicaAgeS: 20, ClockSkewMs: 12, SkewKnown: true, Paper: "ok",
 			Parts: []wire.PartHealth{{Part: "reader", State: "ok"}, {Part: "thermometer", State: "ok"}, {Part: "printer", State: "ok"}}}
 		if mod != nil {
 			mod(tl)
 		}
 		return tl
 	}
+	// Half an hour ago k2 was healthy, its outbox 3 deep: its kiosk page's history shows the change.
+	f.clock.Set(now.Add(-30 * time.Minute))
+	if err := f.h.ReportTelemetry(bg, ids["k2"], *report(func(t *wire.Telemetry) { t.At, t.OutboxDepth = now.Add(-30*time.Minute), 3 })); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Set(now)
 	// The reports go in as a push's would (the hub's own store of the kiosks' telemetry).
 	for k, tl := range map[string]*wire.Telemetry{
 		"k1": report(nil),
@@ -300,7 +310,7 @@ func seedFleet(t *testing.T, f *fixture) map[string]string {
 			t.Parts[2] = wire.PartHealth{Part: "printer", State: "down", Reason: "no answer on /dev/onepass-printer", Since: now.Add(-time.Hour)}
 		}),
 		"k3": report(nil),
-		"k4": report(nil),
+		"k4": report(func(t *wire.Telemetry) { t.ClockSkewMs, t.SkewKnown = 0, false }), // not measured yet
 	} {
 		if err := f.h.ReportTelemetry(bg, ids[k], *tl); err != nil {
 			t.Fatal(err)

@@ -41,6 +41,7 @@ type kioskView struct {
 	OutboxLag         time.Duration
 	ReplicaAge        time.Duration // -1: no replica yet
 	Skew              time.Duration
+	SkewKnown         bool // the kiosk has measured its skew (else Skew is no measurement)
 	Paper             string
 	Colour            string   // the row's worst light
 	Problems          []string // text keys of why it needs attention
@@ -107,7 +108,7 @@ func assess(d hub.Device, now time.Time, push, maxSkew time.Duration) kioskView 
 		if t.ReplicaAgeS < 0 {
 			k.ReplicaAge = -1
 		}
-		k.Skew = time.Duration(t.ClockSkewMs) * time.Millisecond
+		k.Skew, k.SkewKnown = time.Duration(t.ClockSkewMs)*time.Millisecond, t.SkewMeasured()
 		k.Paper = t.Paper
 		for _, p := range t.Parts {
 			pv := partView{Part: p.Part, State: p.State, Reason: p.Reason, Since: p.Since, Colour: partColour(p.State)}
@@ -129,7 +130,7 @@ func assess(d hub.Device, now time.Time, push, maxSkew time.Duration) kioskView 
 		if k.ReplicaAge < 0 || k.ReplicaAge > replicaAmber {
 			problem(amber, "p_replica_old")
 		}
-		if k.Skew > maxSkew || -k.Skew > maxSkew {
+		if k.SkewKnown && (k.Skew > maxSkew || -k.Skew > maxSkew) {
 			problem(amber, "p_skew")
 		}
 	}

@@ -23,6 +23,23 @@
     });
   }
 
+  // A kiosk's outbox depth over the last day, one point per kept report.
+  const outbox = document.getElementById('outbox-chart');
+  if (outbox) {
+    new Chart(outbox, {
+      type: 'line',
+      data: {
+        labels: data(outbox, 'labels'),
+        datasets: [{ label: outbox.dataset.label, data: data(outbox, 'values'), borderColor: '#2f6fb0', backgroundColor: '#2f6fb0', stepped: true, pointRadius: 2 }],
+      },
+      options: {
+        responsive: true, maintainAspectRatio: false,
+        plugins: { legend: { display: false } },
+        scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+      },
+    });
+  }
+
   const outcomes = document.getElementById('outcomes');
   if (outcomes) {
     new Chart(outcomes, {
