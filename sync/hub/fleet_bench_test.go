@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -77,26 +76,9 @@ func newFleet(b *testing.B, n int) *fleet {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	url := pg.DB(b)
-	dir := b.TempDir()
-	if err := Init(dir, InitOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	f := &fleet{}
-	for range 2 {
-		h, err := Open(ctx, dir, Options{DB: url, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		served := make(chan struct{})
-		go func() { defer close(served); h.ServeWith(ctx, l, nil) }()
-		b.Cleanup(func() { cancel(); <-served; h.Close() })
-		f.hubs = append(f.hubs, h)
-		f.urls = append(f.urls, "https://"+l.Addr().String())
+	f := &fleet{hubs: replicas(b, 2)}
+	for _, a := range serveReplicas(b, f.hubs) {
+		f.urls = append(f.urls, "https://"+a)
 	}
 	// A status list to pull from: 10,000 persons (the head's cost does not depend on the count;
 	// BenchmarkStatus10M measures a large list).

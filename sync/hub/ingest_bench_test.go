@@ -2,7 +2,6 @@ package hub
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -10,8 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -46,29 +43,8 @@ func BenchmarkIngestReplicas(b *testing.B) {
 const ingestBatch = 500
 
 func benchIngestReplicas(b *testing.B, pushers int) {
-	url := pg.DB(b)
-	dir := b.TempDir()
-	if err := Init(dir, InitOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(bg)
-	b.Cleanup(cancel)
-	var addrs []string
-	var hs []*Hub
-	for range 2 {
-		h, err := Open(bg, dir, Options{DB: url, Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- h.Serve(ctx, l) }()
-		b.Cleanup(func() { cancel(); <-done; h.Close() })
-		hs, addrs = append(hs, h), append(addrs, l.Addr().String())
-	}
+	hs := replicas(b, 2)
+	addrs := serveReplicas(b, hs)
 	type pusher struct {
 		client   *http.Client
 		url      string

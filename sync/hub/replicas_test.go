@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -23,7 +25,7 @@ import (
 // replicas opens n hubs on one new PostgreSQL database, sharing one data directory's keys as
 // replicas share copies of the folder `init keys` made. clocks[i] is replica i's clock (nil:
 // time.Now).
-func replicas(t *testing.T, n int, clocks ...func() time.Time) []*Hub {
+func replicas(t testing.TB, n int, clocks ...func() time.Time) []*Hub {
 	t.Helper()
 	url := pg.DB(t)
 	dir := t.TempDir()
@@ -44,6 +46,25 @@ func replicas(t *testing.T, n int, clocks ...func() time.Time) []*Hub {
 		hs = append(hs, h)
 	}
 	return hs
+}
+
+// serveReplicas serves each hub over TLS on a loopback port until the test ends, and returns
+// their addresses (host:port) in order.
+func serveReplicas(tb testing.TB, hs []*Hub) []string {
+	tb.Helper()
+	var addrs []string
+	for _, h := range hs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(bg)
+		done := make(chan error, 1)
+		go func() { done <- h.Serve(ctx, l) }()
+		tb.Cleanup(func() { cancel(); <-done }) // before replicas closes the hub
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs
 }
 
 // TestReplicaLostAnswer: a batch stored by replica A whose answer is lost, re-sent to replica B,
