@@ -17,6 +17,22 @@ import (
 	"onepass/sync/store"
 )
 
+// benchOptions is what a benchmarked lane logs to and decides with: a real SQLite file (closed
+// when the benchmark ends) with a fresh, empty replica, a sealer and a deployment key.
+func benchOptions(ctx context.Context, b *testing.B) Options {
+	b.Helper()
+	db, err := store.Open(ctx, filepath.Join(b.TempDir(), "onepass.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	_, pub, _ := identity.NewPlatformKey()
+	sealer, _ := identity.NewSealer(pub)
+	db.SetMeta(ctx, store.MetaReplicaIssuedAt, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
+	return Options{Log: db, Replica: StoreReplica{Store: db, Clock: clockwork.NewRealClock()},
+		Keys: Keys{Deployment: bytes.Repeat([]byte{1}, 32), Sealer: sealer}, Logger: slog.New(slog.DiscardHandler)}
+}
+
 // BenchmarkDecisionPath measures one pass through the running lane: from the temperature reading
 // that completes a pass (the card is already read) to the View the UI receives, including the person
 // key, the sealed ID, the replica lookup and the durable (synchronous=FULL) visit append to a real
@@ -24,19 +40,10 @@ import (
 func BenchmarkDecisionPath(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	db, err := store.Open(ctx, filepath.Join(b.TempDir(), "onepass.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	_, pub, _ := identity.NewPlatformKey()
-	sealer, _ := identity.NewSealer(pub)
-	db.SetMeta(ctx, store.MetaReplicaIssuedAt, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
 	cfg := DefaultConfig()
 	cfg.Policy.AbsentStatus = "green"
 	cfg.Measure.Settle = 0 // readings arrive microseconds apart here; the measurement has its own benchmarks
-	lane := New(cfg, Parts{}, Options{Log: db, Replica: StoreReplica{Store: db, Clock: clockwork.NewRealClock()},
-		Keys: Keys{Deployment: bytes.Repeat([]byte{1}, 32), Sealer: sealer}, Logger: slog.New(slog.DiscardHandler)})
+	lane := New(cfg, Parts{}, benchOptions(ctx, b))
 	views := lane.Subscribe(ctx)
 	go lane.Run(ctx)
 

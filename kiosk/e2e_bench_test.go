@@ -1,24 +1,19 @@
 package kiosk
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/jonboulle/clockwork"
 	"periph.io/x/conn/v3/i2c"
 
 	"onepass/drivers/idcard"
 	"onepass/drivers/idcard/idcardsim"
 	"onepass/drivers/mlx90614"
 	"onepass/drivers/mlx90614/mlxsim"
-	"onepass/identity"
-	"onepass/sync/store"
 )
 
 // BenchmarkCardAndPersonToResult is a citizen's whole time at the lane, at real timing: the card
@@ -75,21 +70,13 @@ func benchLane(b *testing.B, p profile) {
 	}
 	sensor.PowerCycle() // the new filter applies, as after the kiosk's reboot
 
-	db, err := store.Open(ctx, filepath.Join(b.TempDir(), "onepass.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	_, pub, _ := identity.NewPlatformKey()
-	sealer, _ := identity.NewSealer(pub)
-	db.SetMeta(ctx, store.MetaReplicaIssuedAt, []byte(time.Now().UTC().Format(time.RFC3339Nano)))
-
 	cfg := DefaultConfig()
 	cfg.Policy.AbsentStatus = "green"
 	cfg.Measure, cfg.PollEvery = p.cfg, p.poll
 	cfg.ShowFor = 300 * time.Millisecond // only to get to the next citizen sooner
-	lane := New(cfg, Parts{Reader: rd, Thermometer: th}, Options{Log: db, Replica: StoreReplica{Store: db, Clock: clockwork.NewRealClock()},
-		Keys: Keys{Deployment: bytes.Repeat([]byte{1}, 32), Sealer: sealer}, Logger: quiet})
+	o := benchOptions(ctx, b)
+	o.Logger = quiet
+	lane := New(cfg, Parts{Reader: rd, Thermometer: th}, o)
 	views := lane.Subscribe(ctx)
 	go lane.Run(ctx)
 
