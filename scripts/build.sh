@@ -64,10 +64,11 @@ triplet() { case "$1" in amd64) echo x86_64-linux-gnu ;; arm64) echo aarch64-lin
 # architecture makes apt remove the host's (their dependencies, VTK and GDAL, do not co-install).
 sysroot() {
   local arch=$1 dir="${ONEPASS_SYSROOT:-/var/cache/onepass-build}/sysroot-$arch"
-  # .complete-2: made with the alternatives links; an older sysroot lacks them and is made again.
+  # .complete-3: made with zxing-cpp and the alternatives links; an older sysroot lacks them and
+  # is made again.
   # (.complete too, so an older build.sh elsewhere on this machine uses it and does not unpack
   # over it.)
-  if [ ! -e "$dir/.complete-2" ]; then
+  if [ ! -e "$dir/.complete-3" ]; then
     [ ! -e "$dir" ] || { say "remaking $dir (made by an older build.sh)"; rm -rf "$dir"; }
     dpkg --print-foreign-architectures | grep -qx "$arch" || {
       [ "$(id -u)" -eq 0 ] || { say "run: sudo dpkg --add-architecture $arch && sudo apt-get update"; exit 1; }
@@ -80,7 +81,7 @@ sysroot() {
     dl=$(mktemp -d)
     # The whole dependency closure, so the linker and qemu find every library the modules load.
     mapfile -t pkgs < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
-      --no-breaks --no-replaces --no-enhances "libopencv-dev:$arch" "libopencv-contrib-dev:$arch" |
+      --no-breaks --no-replaces --no-enhances "libopencv-dev:$arch" "libopencv-contrib-dev:$arch" "libzxing-dev:$arch" |
       sed -n 's/^\([a-z0-9][^ <>]*\)$/\1/p' | sed "s/:$arch\$//" | sort -u)
     # Architecture-independent packages (headers, data: "Architecture: all") have no :arch
     # variant, though apt-cache answers for "name:arch" anyway: read each record's Architecture
@@ -98,7 +99,7 @@ sysroot() {
     compgen -G "$dl/*.deb" >/dev/null || { say "no $arch packages were downloaded"; rm -rf "$dl"; exit 1; }
     sysroot_unpack "$dir" "$dl"/*.deb || { rm -rf "$dl"; exit 1; }
     rm -rf "$dl"
-    touch "$dir/.complete-2" "$dir/.complete" # only now: a half sysroot must not pass for a whole one
+    touch "$dir/.complete-3" "$dir/.complete" # only now: a half sysroot must not pass for a whole one
   fi
   echo "$dir"
 }
@@ -169,7 +170,7 @@ build() {
       rm -f "$out/.sysroot-$arch"
     fi
   elif uses_opencv; then
-    ensure libopencv-dev libopencv-contrib-dev
+    ensure libopencv-dev libopencv-contrib-dev libzxing-dev
   fi
   mkdir -p "$dir"
   say "building $VERSION for $arch"

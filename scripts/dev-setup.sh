@@ -25,6 +25,7 @@ declare -A need=(
   [libopencv-dev]=/usr/lib/x86_64-linux-gnu/pkgconfig/opencv4.pc  # camera decoding (gocv v0.31.0)
   [libopencv-contrib-dev]=/usr/include/opencv4/opencv2/wechat_qrcode.hpp  # wechat_qrcode (drivers/camera cgo shim)
   [zbar-tools]=/usr/bin/zbarimg                   # the camera benchmark compares our decoder with zbarimg
+  [libzxing-dev]=/usr/include/ZXing/ReadBarcode.h  # zxing-cpp: the still and live second decoder (drivers/camera cgo shim)
   [cage]=/usr/bin/cage                            # the screen unit's compositor (systemd-analyze verify checks it)
   [systemd]=/usr/bin/systemd-analyze              # unit checks; the package's scripts run systemctl, systemd-sysusers
   [udev]=/usr/bin/udevadm                         # the package depends on it; TestUdevRules runs udevadm test

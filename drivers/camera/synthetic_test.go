@@ -156,8 +156,10 @@ func TestLiveSecondPaths(t *testing.T) {
 	}
 }
 
-// TestStillBudget: a still image starts no further path once the next would overrun the budget;
-// without a limit it tries every path before giving up.
+// TestStillBudget: a still image starts no path whose worst case would overrun the budget: on a
+// code-free 640×480 scene with the real budget, zxing-cpp and the boxes, but none of the
+// wechat_qrcode paths on the whole picture (each could cost 200 ms on one false box); with a
+// budget spent at once, the first path alone; without a limit, every path before giving up.
 func TestStillBudget(t *testing.T) {
 	dec := decoderFor(t, "cnn")
 	scene := camtest.Scene(image.Pt(640, 480), 3)
@@ -166,8 +168,9 @@ func TestStillBudget(t *testing.T) {
 		budget time.Duration
 		want   [numPaths]int
 	}{
-		{time.Nanosecond, [numPaths]int{PathPadded: 1}},
-		{0, [numPaths]int{1, 1, 1, 1, 1, 1}},
+		{time.Nanosecond, [numPaths]int{PathZXing: 1}},
+		{stillBudget, [numPaths]int{PathZXing: 1, PathBoxes: 1}},
+		{0, [numPaths]int{1, 1, 1, 1, 1, 1, 1, 1}},
 	} {
 		p := NewPipeline(dec)
 		p.budget = tc.budget
@@ -178,6 +181,34 @@ func TestStillBudget(t *testing.T) {
 			t.Errorf("budget %v: tries by path %v, want %v", tc.budget, p.Tries, tc.want)
 		}
 		p.Close()
+	}
+}
+
+// TestWechatInput: a box's crop goes to wechat_qrcode's decoder with both sides in
+// [wechatMin, wechatMax) and the shorter at most boxSide (two scales, bounded work), or as it is
+// when small enough for the super-resolution model; the work estimate follows the decoder's scales.
+func TestWechatInput(t *testing.T) {
+	for _, tc := range []struct{ w, h int }{
+		{780, 781}, {640, 480}, {530, 510}, {350, 375}, {300, 292}, {200, 200}, {170, 160},
+		{100, 100}, {1280, 300}, {2000, 2000}, {321, 639},
+	} {
+		s := wechatInput(tc.w, tc.h)
+		w, h := int(float64(tc.w)*s), int(float64(tc.h)*s)
+		if math.Sqrt(float64(tc.w*tc.h)) < srBelow {
+			if s != 1 {
+				t.Errorf("%dx%d: scaled by %.2f, want as it is (super-resolution)", tc.w, tc.h, s)
+			}
+			continue
+		}
+		if max(w, h) >= wechatMax || min(w, h) > boxSide+1 {
+			t.Errorf("%dx%d: scaled to %dx%d, want the longer side under %d and the shorter at most %d", tc.w, tc.h, w, h, wechatMax, boxSide)
+		}
+		if tc.w < 3*tc.h && tc.h < 3*tc.w && min(w, h) < wechatMin-1 {
+			t.Errorf("%dx%d: scaled to %dx%d, want the shorter side at least %d (else a third, doubled try)", tc.w, tc.h, w, h, wechatMin)
+		}
+	}
+	if a, b := wechatWork(319, 400), wechatWork(320, 400); a < 3*b {
+		t.Errorf("work %v under %d px, %v at it: want the doubled try counted", a, wechatMin, b)
 	}
 }
 
