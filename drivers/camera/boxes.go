@@ -1,6 +1,7 @@
 package camera
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"image"
@@ -94,15 +95,7 @@ func (d *Decoder) detectBoxes(grey gocv.Mat) ([]box, error) {
 			boxes = append(boxes, box{score: v[2], r: r})
 		}
 	}
-	slices.SortStableFunc(boxes, func(a, b box) int {
-		switch {
-		case a.score > b.score:
-			return -1
-		case a.score < b.score:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(boxes, func(a, b box) int { return cmp.Compare(b.score, a.score) })
 	return boxes, nil
 }
 

@@ -10,7 +10,7 @@
 
 #include "wechat.h"
 
-static char *dup_cstr(const char *s) {
+extern "C" char *wq_strdup(const char *s) {
 	size_t n = std::strlen(s);
 	char *out = static_cast<char *>(std::malloc(n + 1));
 	if (out != nullptr) {
@@ -25,9 +25,9 @@ extern "C" WQDecoder wq_new(const char *det_proto, const char *det_model, const 
 	try {
 		return new cv::wechat_qrcode::WeChatQRCode(det_proto, det_model, sr_proto, sr_model);
 	} catch (const std::exception &e) {
-		*err = dup_cstr(e.what());
+		*err = wq_strdup(e.what());
 	} catch (...) {
-		*err = dup_cstr("unknown C++ exception");
+		*err = wq_strdup("unknown C++ exception");
 	}
 	return nullptr;
 }
@@ -45,7 +45,7 @@ extern "C" WQResult wq_decode(WQDecoder d, void *mat) {
 		}
 		r.codes = static_cast<WQCode *>(std::calloc(texts.size(), sizeof(WQCode)));
 		if (r.codes == nullptr) {
-			r.err = dup_cstr("out of memory");
+			r.err = wq_strdup("out of memory");
 			return r;
 		}
 		r.n = static_cast<int>(texts.size());
@@ -67,9 +67,9 @@ extern "C" WQResult wq_decode(WQDecoder d, void *mat) {
 			}
 		}
 	} catch (const std::exception &e) {
-		r.err = dup_cstr(e.what());
+		r.err = wq_strdup(e.what());
 	} catch (...) {
-		r.err = dup_cstr("unknown C++ exception");
+		r.err = wq_strdup("unknown C++ exception");
 	}
 	return r;
 }

@@ -32,6 +32,9 @@ void wq_free(WQDecoder d);
 WQResult wq_decode(WQDecoder d, void *mat);
 void wq_result_free(WQResult *r);
 
+// wq_strdup copies s with malloc (NULL when out of memory): error texts the Go side frees.
+char *wq_strdup(const char *s);
+
 // wq_set_threads sets OpenCV's worker thread count for the whole process.
 void wq_set_threads(int n);
 

@@ -10,21 +10,12 @@
 
 #include "zxing.h"
 
-static char *zx_dup(const char *s) {
-	size_t n = std::strlen(s);
-	char *out = static_cast<char *>(std::malloc(n + 1));
-	if (out != nullptr) {
-		std::memcpy(out, s, n + 1);
-	}
-	return out;
-}
-
 extern "C" WQResult zx_read(void *mat) {
 	WQResult r{nullptr, 0, nullptr};
 	try {
 		const cv::Mat &m = *static_cast<cv::Mat *>(mat);
 		if (m.type() != CV_8UC1 || m.empty()) {
-			r.err = zx_dup("zxing: the image must be 8-bit grey");
+			r.err = wq_strdup("zxing: the image must be 8-bit grey");
 			return r;
 		}
 		ZXing::ImageView view(m.data, m.cols, m.rows, ZXing::ImageFormat::Lum, static_cast<int>(m.step[0]));
@@ -43,7 +34,7 @@ extern "C" WQResult zx_read(void *mat) {
 		}
 		r.codes = static_cast<WQCode *>(std::calloc(n, sizeof(WQCode)));
 		if (r.codes == nullptr) {
-			r.err = zx_dup("out of memory");
+			r.err = wq_strdup("out of memory");
 			return r;
 		}
 		for (const auto &res : results) {
@@ -67,9 +58,9 @@ extern "C" WQResult zx_read(void *mat) {
 			}
 		}
 	} catch (const std::exception &e) {
-		r.err = zx_dup(e.what());
+		r.err = wq_strdup(e.what());
 	} catch (...) {
-		r.err = zx_dup("unknown C++ exception");
+		r.err = wq_strdup("unknown C++ exception");
 	}
 	return r;
 }
