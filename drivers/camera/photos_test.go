@@ -48,7 +48,7 @@ func TestSamplePhotos(t *testing.T) {
 	for _, tc := range []struct {
 		decoder string
 		floor   int
-	}{{"cnn", 17}, {ModelsNone, 15}} {
+	}{{"cnn", 18}, {ModelsNone, 18}} {
 		t.Run(tc.decoder, func(t *testing.T) {
 			dec := decoderFor(t, tc.decoder)
 			read := 0
