@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +254,85 @@ func TestPathCorners(t *testing.T) {
 			}
 		}
 		frame.Close()
+	}
+}
+
+// BenchmarkStillSynthetic times the still-image strategy within its budget on the synthetic set at
+// the largest size the issue names (1280×720): every condition's 4 seeds and 4 code-free scenes,
+// each image a fresh pipeline as `onepassctl scan` runs it. Reports wall p50/p95 per image, the
+// p95 of CPU, reads of the 36 with a code, and false reads.
+func BenchmarkStillSynthetic(b *testing.B) {
+	SetThreads(1)
+	q, err := RenderQR(jkm1Like, 'M', 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	modules := q.Cols() - 8
+	q.Close()
+	code := renderQR(b, jkm1Like, 'M', 4)
+	type still struct {
+		cond  string
+		frame gocv.Mat
+	}
+	var stills []still
+	for _, cond := range syntheticConditions(modules) {
+		for seed := range uint64(4) {
+			l := cond.look
+			l.Seed = seed + 1
+			stills = append(stills, still{cond.name, camtest.Render(code, gocv.NewMat(), l)})
+		}
+	}
+	for seed := range uint64(4) {
+		stills = append(stills, still{"", camtest.Scene(image.Pt(1280, 720), 100+seed)})
+	}
+	defer func() {
+		for _, s := range stills {
+			s.frame.Close()
+		}
+	}()
+	for name, dec := range decoders(b) {
+		b.Run(name+"/budget=150ms", func(b *testing.B) {
+			var took, cpu []time.Duration
+			read, falseReads := 0, 0
+			missed := map[string]int{}
+			for b.Loop() {
+				read, falseReads = 0, 0
+				clear(missed)
+				for _, s := range stills {
+					p := NewPipeline(dec)
+					p.budget = stillBudget
+					start, c0 := time.Now(), cpuTime()
+					codes, err := p.Still(s.frame)
+					took, cpu = append(took, time.Since(start)), append(cpu, cpuTime()-c0)
+					p.Close()
+					if err != nil {
+						b.Fatal(err)
+					}
+					got := false
+					for _, c := range codes {
+						if s.cond != "" && c.Text == jkm1Like {
+							got = true
+						} else {
+							falseReads++
+						}
+					}
+					if got {
+						read++
+					} else if s.cond != "" {
+						missed[s.cond]++
+					}
+				}
+			}
+			slices.Sort(took)
+			slices.Sort(cpu)
+			b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(took[len(took)*95/100].Microseconds())/1000, "p95-ms")
+			b.ReportMetric(float64(cpu[len(cpu)*95/100].Microseconds())/1000, "p95-cpu-ms")
+			b.ReportMetric(float64(read), "read/36")
+			b.ReportMetric(float64(falseReads), "false-reads")
+			if len(missed) > 0 {
+				b.Logf("missed within the budget, by condition: %v", missed)
+			}
+		})
 	}
 }
