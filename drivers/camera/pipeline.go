@@ -372,11 +372,7 @@ func (p *Pipeline) decodeTracked() ([]Code, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tracked decode: %w", err)
 	}
-	for i := range codes {
-		for k := range codes[i].Corner {
-			codes[i].Corner[k] = codes[i].Corner[k].Add(r.Min)
-		}
-	}
+	mapCorners(codes, func(q image.Point) image.Point { return q.Add(r.Min) })
 	if len(codes) > 0 {
 		p.TrackReads++
 	}
@@ -416,11 +412,7 @@ func (p *Pipeline) decodePath(path Path) (codes []Code, err error) {
 		b := max(p.grey.Cols(), p.grey.Rows()) / 5
 		gocv.CopyMakeBorder(p.grey, &p.inv, b, b, b, b, gocv.BorderReplicate, color.RGBA{})
 		codes, err = p.dec.Decode(p.inv)
-		for i := range codes {
-			for k := range codes[i].Corner {
-				codes[i].Corner[k] = codes[i].Corner[k].Sub(image.Pt(b, b))
-			}
-		}
+		mapCorners(codes, func(q image.Point) image.Point { return q.Sub(image.Pt(b, b)) })
 	case PathRotated:
 		codes, err = p.decodeRotated()
 	case PathZXing:
@@ -491,11 +483,9 @@ func (p *Pipeline) decodeBoxes() ([]Code, error) {
 			}
 		}
 		if len(codes) > 0 {
-			for i := range codes {
-				for k, q := range codes[i].Corner {
-					codes[i].Corner[k] = image.Pt(int(math.Round(float64(q.X)/scale)), int(math.Round(float64(q.Y)/scale))).Add(b.r.Min)
-				}
-			}
+			mapCorners(codes, func(q image.Point) image.Point {
+				return image.Pt(int(math.Round(float64(q.X)/scale)), int(math.Round(float64(q.Y)/scale))).Add(b.r.Min)
+			})
 			return codes, nil
 		}
 	}
@@ -587,15 +577,23 @@ func (p *Pipeline) decodeRotated() ([]Code, error) {
 	a, bb, tx := m.GetDoubleAt(0, 0), m.GetDoubleAt(0, 1), m.GetDoubleAt(0, 2)
 	d, e, ty := m.GetDoubleAt(1, 0), m.GetDoubleAt(1, 1), m.GetDoubleAt(1, 2)
 	det := a*e - bb*d
+	mapCorners(codes, func(q image.Point) image.Point {
+		qx, qy := float64(q.X)-tx, float64(q.Y)-ty
+		x := (e*qx-bb*qy)/det - float64(b)
+		y := (-d*qx+a*qy)/det - float64(b)
+		return image.Pt(int(math.Round(x/scale)), int(math.Round(y/scale)))
+	})
+	return codes, nil
+}
+
+// mapCorners moves every corner of codes through f: from the image a path decoded (a crop, a
+// padded, scaled or turned copy) back into the frame's coordinates.
+func mapCorners(codes []Code, f func(image.Point) image.Point) {
 	for i := range codes {
 		for k, q := range codes[i].Corner {
-			qx, qy := float64(q.X)-tx, float64(q.Y)-ty
-			x := (e*qx-bb*qy)/det - float64(b)
-			y := (-d*qx+a*qy)/det - float64(b)
-			codes[i].Corner[k] = image.Pt(int(math.Round(x/scale)), int(math.Round(y/scale)))
+			codes[i].Corner[k] = f(q)
 		}
 	}
-	return codes, nil
 }
 
 // Still decodes one still image the way the kiosk reads a code held still in front of it: the

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,13 +43,7 @@ func TestSyntheticSet(t *testing.T) {
 		t.Skip("about 20 s of decoding")
 	}
 	const seeds = 4
-	q, err := RenderQR(jkm1Like, 'M', 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	modules := q.Cols() - 8
-	q.Close()
-	code := renderQR(t, jkm1Like, 'M', 4)
+	code, modules := syntheticCode(t)
 	dec := decoderFor(t, "cnn")
 	p := NewPipeline(dec)
 	defer p.Close()
@@ -100,6 +93,19 @@ func TestSyntheticSet(t *testing.T) {
 			t.Errorf("code-free scene %d: %q, %v; want nothing", seed, texts(codes), err)
 		}
 	}
+}
+
+// syntheticCode is the synthetic set's code (a JKM1-sized text at level M, 4 px modules) and its
+// number of modules a side, which the "2 px modules" condition sizes itself by.
+func syntheticCode(tb testing.TB) (code gocv.Mat, modules int) {
+	tb.Helper()
+	q, err := RenderQR(jkm1Like, 'M', 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	modules = q.Cols() - 8 // the 4-module quiet zone on each side
+	q.Close()
+	return renderQR(tb, jkm1Like, 'M', 4), modules
 }
 
 // readsOf counts a correct read; any other text is a false read and fails the test.
@@ -263,13 +269,7 @@ func TestPathCorners(t *testing.T) {
 // p95 of CPU, reads of the 36 with a code, and false reads.
 func BenchmarkStillSynthetic(b *testing.B) {
 	SetThreads(1)
-	q, err := RenderQR(jkm1Like, 'M', 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	modules := q.Cols() - 8
-	q.Close()
-	code := renderQR(b, jkm1Like, 'M', 4)
+	code, modules := syntheticCode(b)
 	type still struct {
 		cond  string
 		frame gocv.Mat
@@ -323,11 +323,7 @@ func BenchmarkStillSynthetic(b *testing.B) {
 					}
 				}
 			}
-			slices.Sort(took)
-			slices.Sort(cpu)
-			b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(took[len(took)*95/100].Microseconds())/1000, "p95-ms")
-			b.ReportMetric(float64(cpu[len(cpu)*95/100].Microseconds())/1000, "p95-cpu-ms")
+			reportStillTimes(b, took, cpu)
 			b.ReportMetric(float64(read), "read/36")
 			b.ReportMetric(float64(falseReads), "false-reads")
 			if len(missed) > 0 {
